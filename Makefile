@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: run test install lint format bench messages clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Serve the whole application with its Celery worker and beat, on SQLite and an embedded broker.
+run: $(STAMP)
+	mkdir -p var/mail var/broker/queue var/broker/processed
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py seed_demo --if-empty
+	$(VENV)/bin/honcho -f Procfile.dev start
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates */templates --lint
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The benchmark of DESIGN.md §4, on the database in DATABASE_URL (build the data once, reuse it).
+bench: $(STAMP)
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m bench
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l es -l en --ignore=.venv --ignore=var --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

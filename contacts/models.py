@@ -1,0 +1,231 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+from taggit.managers import TaggableManager
+
+from accounts.models import Account
+from crm.models import AddressModel, TimeStampedModel
+from crm.text import digits, format_phone, normalize_phone, search_text
+
+
+class Lifecycle(models.TextChoices):
+    SUBSCRIBER = "suscriptor", _("Suscriptor")
+    LEAD = "lead", _("Lead")
+    MQL = "mql", _("MQL (calificado por marketing)")
+    SQL = "sql", _("SQL (calificado por ventas)")
+    CUSTOMER = "cliente", _("Cliente activo")
+    INACTIVE = "inactivo", _("Cliente inactivo")
+
+
+class LeadSource(models.TextChoices):
+    WEB = "web", _("Sitio web")
+    REFERRAL = "referido", _("Referido")
+    EVENT = "evento", _("Evento o feria")
+    COLD_CALL = "llamada", _("Llamada en frío")
+    SOCIAL = "redes", _("Redes sociales")
+    EMAIL = "email", _("Campaña de correo")
+    ADS = "publicidad", _("Publicidad")
+    PARTNER = "socio", _("Socio comercial")
+    OTHER = "otro", _("Otro")
+
+
+class Contact(TimeStampedModel, AddressModel):
+    """A person (contacto), usually at an Account, moving through the lead lifecycle."""
+
+    first_name = models.CharField(_("nombre"), max_length=100)
+    last_name = models.CharField(_("apellidos"), max_length=150, blank=True)
+    email = models.EmailField(_("correo electrónico"), blank=True)
+    phone = models.CharField(_("teléfono"), max_length=20, blank=True)
+    phone_digits = models.CharField(max_length=20, blank=True, editable=False)
+    mobile = models.CharField(_("móvil"), max_length=20, blank=True)
+    mobile_digits = models.CharField(max_length=20, blank=True, editable=False)
+    job_title = models.CharField(_("puesto"), max_length=100, blank=True)
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("cuenta"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsable"),
+        on_delete=models.PROTECT,
+        related_name="contacts",
+    )
+    lifecycle = models.CharField(
+        _("etapa"), max_length=12, choices=Lifecycle.choices, default=Lifecycle.LEAD
+    )
+    lead_source = models.CharField(
+        _("origen"), max_length=12, choices=LeadSource.choices, default=LeadSource.OTHER
+    )
+    lead_score = models.PositiveSmallIntegerField(_("puntuación"), default=0)
+    birthday = models.DateField(_("cumpleaños"), null=True, blank=True)
+    notes = models.TextField(_("notas"), blank=True)
+    archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
+    search_text = models.TextField(blank=True, editable=False)
+
+    tags = TaggableManager(_("etiquetas"), blank=True)
+    history = HistoricalRecords(
+        excluded_fields=["search_text", "phone_digits", "mobile_digits", "updated_at"]
+    )
+
+    class Meta:
+        verbose_name = _("contacto")
+        verbose_name_plural = _("contactos")
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"], name="contact_name_idx"),
+            models.Index(fields=["owner", "last_name"], name="contact_owner_idx"),
+            models.Index(fields=["lifecycle", "last_name"], name="contact_lifecycle_idx"),
+            models.Index(fields=["lead_source"], name="contact_source_idx"),
+            models.Index(fields=["city"], name="contact_city_idx"),
+            models.Index(fields=["region"], name="contact_region_idx"),
+            models.Index(fields=["phone_digits"], name="contact_phone_idx"),
+            models.Index(fields=["mobile_digits"], name="contact_mobile_idx"),
+            models.Index(fields=["-lead_score"], name="contact_score_idx"),
+            models.Index(fields=["-updated_at"], name="contact_updated_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="contact_email_unique_ci",
+                violation_error_message=_("Ya existe un contacto con este correo electrónico."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lead_score__lte=100), name="contact_score_0_100"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lifecycle__in=Lifecycle.values),
+                name="contact_lifecycle_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(first_name=""), name="contact_first_name_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:contact-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        """Phones to E.164, read in the contact's (or else the account's) country."""
+        errors = {}
+        region = self.country or (self.account.country if self.account_id else None)
+        for field in ("phone", "mobile"):
+            try:
+                setattr(self, field, normalize_phone(getattr(self, field), region))
+            except ValidationError as exc:
+                errors[field] = exc.messages
+        self.email = (self.email or "").strip().lower()
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        # Normalised copies for search, derived from the fields on every write (never edited).
+        self.refresh_search_fields()
+        super().save(*args, **kwargs)
+
+    def refresh_search_fields(self) -> None:
+        self.email = (self.email or "").strip().lower()
+        self.phone_digits = digits(self.phone)
+        self.mobile_digits = digits(self.mobile)
+        self.search_text = search_text(self.first_name, self.last_name, self.email)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+    @property
+    def mobile_display(self) -> str:
+        return format_phone(self.mobile)
+
+
+class Consent(models.Model):
+    """One entry of the consent ledger: a grant or a withdrawal, never edited or deleted.
+
+    The contact's current consent for a channel is the latest entry for it; no boolean is kept.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Correo electrónico")
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        PHONE = "telefono", _("Llamadas")
+
+    class Action(models.TextChoices):
+        GRANT = "grant", _("Otorgado")
+        WITHDRAW = "withdraw", _("Retirado")
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consentimiento", _("Consentimiento expreso")
+        CONTRACT = "contrato", _("Relación contractual")
+        LEGITIMATE = "interes_legitimo", _("Interés legítimo")
+
+    class Source(models.TextChoices):
+        FORM = "formulario", _("Formulario web")
+        IMPORT = "importacion", _("Importación")
+        PHONE = "telefono", _("Por teléfono")
+        IN_PERSON = "presencial", _("En persona")
+        EMAIL = "email", _("Por correo electrónico")
+        UNSUBSCRIBE = "baja", _("Enlace de baja")
+        STAFF = "usuario", _("Registrado por un usuario")
+
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contacto"), on_delete=models.CASCADE, related_name="consents"
+    )
+    channel = models.CharField(
+        _("canal"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    action = models.CharField(_("acción"), max_length=10, choices=Action.choices)
+    at = models.DateTimeField(_("fecha (UTC)"))
+    source = models.CharField(_("cómo"), max_length=12, choices=Source.choices)
+    legal_basis = models.CharField(
+        _("base legal"), max_length=20, choices=LegalBasis.choices, default=LegalBasis.CONSENT
+    )
+    text_version = models.CharField(_("versión del texto mostrado"), max_length=50, blank=True)
+    ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+    user_agent = models.CharField(_("navegador"), max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.CharField(_("nota"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("consentimiento")
+        verbose_name_plural = _("consentimientos")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contact", "channel", "-at"], name="consent_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=["grant", "withdraw"]), name="consent_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.channel} {self.action} {self.at:%Y-%m-%d}"
+
+    @property
+    def is_grant(self) -> bool:
+        return self.action == self.Action.GRANT

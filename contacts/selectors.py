@@ -1,0 +1,146 @@
+"""Every read of contacts: who sees what, the consent state, and the relations pages need."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from contacts.models import Consent, Contact
+from crm.history import history_entries
+from crm.models import User
+from crm.permissions import editable_by_owner_q
+from crm.search_query import text_query_q
+
+SORTS = {
+    "name": ("last_name", "first_name", "id"),
+    "-name": ("-last_name", "-first_name", "-id"),
+    "-score": ("-lead_score", "last_name", "id"),
+    "-updated": ("-updated_at", "-id"),
+    "account": ("account__name", "last_name", "id"),
+    "city": ("city", "last_name", "id"),
+}
+
+PHONE_FIELDS = ("phone_digits", "mobile_digits")
+
+
+def latest_consent_action(channel: str = Consent.Channel.EMAIL) -> Subquery:
+    """The latest ledger entry's action for the channel: "grant", "withdraw" or NULL."""
+    return Subquery(
+        Consent.objects.filter(contact=OuterRef("pk"), channel=channel)
+        .order_by("-at", "-id")
+        .values("action")[:1]
+    )
+
+
+def contact_base(*, user: User) -> QuerySet[Contact]:
+    """The shared portfolio: every role reads every contact (DESIGN.md §1)."""
+    return Contact.objects.all()
+
+
+def contact_editable(*, user: User) -> QuerySet[Contact]:
+    return Contact.objects.filter(editable_by_owner_q(user))
+
+
+def contact_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact]:
+    filters = filters or {}
+    qs = (
+        contact_base(user=user)
+        .select_related("owner", "account")
+        .prefetch_related("tags")
+        .annotate(email_consent=latest_consent_action())
+    )
+    qs = qs.filter(archived_at__isnull=not filters.get("archived"))
+    if condition := text_query_q(
+        filters.get("q", ""), text_field="search_text", digit_fields=PHONE_FIELDS
+    ):
+        qs = qs.filter(condition)
+    for field in ("lifecycle", "lead_source", "country"):
+        if values := filters.get(field):
+            qs = qs.filter(**{f"{field}__in": values})
+    if owner := filters.get("owner"):
+        qs = qs.filter(owner=owner)
+    if filters.get("mine"):
+        qs = qs.filter(owner=user)
+    if account := filters.get("account"):
+        qs = qs.filter(account=account)
+    for field in ("city", "region"):
+        if value := filters.get(field):
+            qs = qs.filter(**{f"{field}__iexact": value})
+    if (score := filters.get("min_score")) is not None:
+        qs = qs.filter(lead_score__gte=score)
+    if consent := filters.get("consent"):
+        qs = qs.filter(email_consent=consent) if consent != "none" else qs.filter(email_consent=None)
+    if tags := filters.get("tags"):
+        qs = qs.filter(tags__name__in=tags).distinct()
+    return qs.order_by(*SORTS.get(filters.get("sort") or "name", SORTS["name"]))
+
+
+def contact_detail(*, user: User, pk: int) -> Contact:
+    return (
+        contact_base(user=user)
+        .select_related("owner", "owner__team", "account", "account__owner")
+        .prefetch_related("tags")
+        .annotate(can_edit=Exists(contact_editable(user=user).filter(pk=OuterRef("pk"))))
+        .get(pk=pk)
+    )
+
+
+def contact_consent_state(*, contact: Contact) -> list[dict]:
+    """Per channel, the current state (the latest entry) and the full ledger, newest first."""
+    ledger = list(contact.consents.select_related("recorded_by").order_by("-at", "-id"))
+    state = []
+    for channel, label in Consent.Channel.choices:
+        entries = [entry for entry in ledger if entry.channel == channel]
+        state.append(
+            {
+                "channel": channel,
+                "label": label,
+                "current": entries[0] if entries else None,
+                "granted": bool(entries) and entries[0].is_grant,
+            }
+        )
+    return state
+
+
+def contact_consent_ledger(*, contact: Contact) -> QuerySet[Consent]:
+    return contact.consents.select_related("recorded_by").order_by("-at", "-id")
+
+
+def contact_has_consent(*, contact: Contact, channel: str = Consent.Channel.EMAIL) -> bool:
+    latest = contact.consents.filter(channel=channel).order_by("-at", "-id").first()
+    return latest is not None and latest.is_grant
+
+
+def contact_history(*, contact: Contact, limit: int = 20) -> list[dict]:
+    records = list(
+        contact.history.select_related("history_user").order_by("-history_date")[: limit + 1]
+    )
+    return history_entries(records, limit=limit)
+
+
+def contacts_of_account(*, user: User, account_id: int) -> QuerySet[Contact]:
+    return (
+        contact_base(user=user)
+        .filter(account_id=account_id, archived_at__isnull=True)
+        .select_related("owner")
+        .annotate(email_consent=latest_consent_action())
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+def contact_duplicates(
+    *, email: str = "", phone_digits: tuple[str, ...] = (), first_name: str = "",
+    last_name: str = "", account_id: int | None = None, exclude_pk: int | None = None,
+) -> QuerySet[Contact]:  # fmt: skip
+    """Contacts that are likely the same person: same email, a shared phone, or same name at
+    the same account."""
+    condition = Q(pk__in=[])
+    if email:
+        condition |= Q(email__iexact=email)
+    for number in (n for n in phone_digits if n):
+        condition |= Q(phone_digits=number) | Q(mobile_digits=number)
+    if first_name and account_id:
+        condition |= Q(
+            first_name__iexact=first_name, last_name__iexact=last_name, account_id=account_id
+        )
+    qs = Contact.objects.filter(condition).select_related("account", "owner")
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.order_by("last_name")[:10]

@@ -1,0 +1,147 @@
+"""Every write to contacts and to the consent ledger: validated, atomic, audited."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Consent, Contact
+from crm.audit import audit
+from crm.models import AuditEvent, User
+from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
+
+CONTACT_FIELDS = (
+    "first_name", "last_name", "email", "phone", "mobile", "job_title", "account", "lifecycle",
+    "lead_source", "lead_score", "birthday", "street", "city", "region", "postal_code",
+    "country", "notes",
+)  # fmt: skip
+
+
+def _check_owner(*, actor: User, owner: User) -> None:
+    if not assignable_owners(actor).filter(pk=owner.pk).exists():
+        raise ValidationError(
+            {"owner": _("No puedes asignar registros a %(user)s.") % {"user": owner}}
+        )
+
+
+def _check_can_edit(*, actor: User, contact: Contact) -> None:
+    if not Contact.objects.filter(editable_by_owner_q(actor), pk=contact.pk).exists():
+        raise PermissionDenied(_("No puedes modificar este contacto."))
+
+
+def _save(contact: Contact) -> None:
+    contact.full_clean()
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError as exc:  # a concurrent insert of the same email
+        raise ValidationError(
+            {"email": _("Ya existe un contacto con este correo electrónico.")}
+        ) from exc
+
+
+@transaction.atomic
+def contact_create(
+    *, actor: User, data: dict, owner: User | None = None, tags: list[str] | None = None
+) -> Contact:
+    if not can_create_records(actor):
+        raise PermissionDenied(_("Tu rol no puede crear contactos."))
+    owner = owner or actor
+    _check_owner(actor=actor, owner=owner)
+    contact = Contact(owner=owner, **{k: v for k, v in data.items() if k in CONTACT_FIELDS})
+    contact._change_reason = _("Alta")
+    _save(contact)
+    if tags:
+        contact.tags.set(tags)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, actor: User, contact: Contact, data: dict, owner: User | None = None,
+    tags: list[str] | None = None,
+) -> Contact:  # fmt: skip
+    _check_can_edit(actor=actor, contact=contact)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    for field, value in data.items():
+        if field in CONTACT_FIELDS:
+            setattr(contact, field, value)
+    if owner is not None and owner.pk != contact.owner_id:
+        _check_owner(actor=actor, owner=owner)
+        contact.owner = owner
+    _save(contact)
+    if tags is not None:
+        contact.tags.set(tags)
+    return contact
+
+
+@transaction.atomic
+def contact_archive(*, actor: User, contact: Contact) -> Contact:
+    _check_can_edit(actor=actor, contact=contact)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if contact.archived_at is None:
+        contact.archived_at = timezone.now()
+        contact._change_reason = _("Archivado")
+        contact.save()
+        audit(actor=actor, action=AuditEvent.Action.ARCHIVE, target=contact)
+    return contact
+
+
+@transaction.atomic
+def contact_restore(*, actor: User, contact: Contact) -> Contact:
+    _check_can_edit(actor=actor, contact=contact)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if contact.archived_at is not None:
+        contact.archived_at = None
+        contact._change_reason = _("Restaurado")
+        contact.save()
+    return contact
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    contact: Contact,
+    action: str,
+    channel: str = Consent.Channel.EMAIL,
+    source: str,
+    actor: User | None = None,
+    legal_basis: str = Consent.LegalBasis.CONSENT,
+    text_version: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    note: str = "",
+    at=None,
+) -> Consent:
+    """Append a grant or a withdrawal to the ledger; the current state is the latest entry.
+
+    A person may record consent only for contacts they may edit (or when the contact acts
+    themselves: no actor, as from the unsubscribe link or a sign-up form).
+    """
+    if actor is not None and not Contact.objects.filter(
+        editable_by_owner_q(actor), pk=contact.pk
+    ).exists() and not actor.is_marketing:
+        raise PermissionDenied(_("No puedes cambiar el consentimiento de este contacto."))
+    entry = Consent(
+        contact=contact,
+        action=action,
+        channel=channel,
+        source=source,
+        legal_basis=legal_basis,
+        text_version=text_version,
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:300],
+        recorded_by=actor,
+        note=note,
+        at=at or timezone.now(),
+    )
+    entry.full_clean()
+    entry.save()
+    audit(
+        actor=actor,
+        action=AuditEvent.Action.CONSENT,
+        target=contact,
+        detail={"channel": channel, "action": action, "source": source},
+        ip=ip_address,
+    )
+    return entry

@@ -1,0 +1,161 @@
+"""Users, teams and roles, and the shared base every app builds on."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    VENDEDOR = "vendedor", _("Vendedor")
+    GERENTE = "gerente", _("Gerente de ventas")
+    SOPORTE = "soporte", _("Soporte")
+    MARKETING = "marketing", _("Marketing")
+    ADMINISTRADOR = "administrador", _("Administrador")
+
+
+class Team(models.Model):
+    name = models.CharField(_("nombre"), max_length=100, unique=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("gerente"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_teams",
+    )
+
+    class Meta:
+        verbose_name = _("equipo")
+        verbose_name_plural = _("equipos")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(_("rol"), max_length=20, choices=Role.choices, default=Role.VENDEDOR)
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("equipo"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    phone = models.CharField(_("teléfono"), max_length=32, blank=True)
+    time_zone = models.CharField(_("zona horaria"), max_length=64, default="America/Mexico_City")
+
+    class Meta:
+        verbose_name = _("usuario")
+        verbose_name_plural = _("usuarios")
+        ordering = ["first_name", "last_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="crm_user_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.is_superuser or self.role == Role.ADMINISTRADOR
+
+    @property
+    def is_rep(self) -> bool:
+        return self.role == Role.VENDEDOR
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.GERENTE
+
+    @property
+    def is_support(self) -> bool:
+        return self.role == Role.SOPORTE
+
+    @property
+    def is_marketing(self) -> bool:
+        return self.role == Role.MARKETING
+
+
+class TimeStampedModel(models.Model):
+    """Creation and modification times that every business record carries."""
+
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modificado"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditEvent(models.Model):
+    """An append-only record of the sensitive acts DESIGN.md §5 lists (login, export, consent…)."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Inicio de sesión")
+        LOGIN_FAILED = "login_failed", _("Inicio de sesión fallido")
+        LOGOUT = "logout", _("Cierre de sesión")
+        EXPORT = "export", _("Exportación")
+        IMPORT = "import", _("Importación")
+        SEND = "send", _("Envío")
+        CONSENT = "consent", _("Cambio de consentimiento")
+        ROLE = "role", _("Cambio de rol")
+        ARCHIVE = "archive", _("Archivo")
+
+    at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("usuario"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(_("acción"), max_length=20, choices=Action.choices)
+    target = models.CharField(_("objeto"), max_length=200, blank=True)
+    detail = models.JSONField(_("detalle"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evento de auditoría")
+        verbose_name_plural = _("eventos de auditoría")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:crm_auditevent_change", args=[self.pk])
+
+
+class Country(models.TextChoices):
+    MX = "MX", _("México")
+    ES = "ES", _("España")
+    AR = "AR", _("Argentina")
+    CL = "CL", _("Chile")
+    CO = "CO", _("Colombia")
+    PE = "PE", _("Perú")
+    EC = "EC", _("Ecuador")
+    GT = "GT", _("Guatemala")
+    US = "US", _("Estados Unidos")
+    OTHER = "ZZ", _("Otro")
+
+
+class AddressModel(models.Model):
+    street = models.CharField(_("calle y número"), max_length=200, blank=True)
+    city = models.CharField(_("ciudad"), max_length=100, blank=True)
+    region = models.CharField(_("estado o provincia"), max_length=100, blank=True)
+    postal_code = models.CharField(_("código postal"), max_length=12, blank=True)
+    country = models.CharField(_("país"), max_length=2, choices=Country.choices, default=Country.MX)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address_line(self) -> str:
+        parts = [self.street, self.postal_code, self.city, self.region]
+        return ", ".join(p for p in parts if p)

@@ -1,0 +1,40 @@
+"""The panels of the hoja de cliente.
+
+An account's or a contact's sheet is composed of panels that each app renders itself and the
+page loads with htmx, so that a lower app (accounts) never reaches into a higher one's
+templates. Apps register their panels in `AppConfig.ready()`; the detail views ask for them.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    title: str
+    url_name: str
+    order: int = 50
+    fallback_url_name: str | None = None
+
+    def url(self, obj) -> str:
+        return reverse(self.url_name, args=[obj.pk])
+
+    def fallback_url(self, obj) -> str:
+        return reverse(self.fallback_url_name or self.url_name, args=[obj.pk])
+
+
+_PANELS: dict[str, list[Panel]] = {}
+
+
+def register_panel(model_label: str, panel: Panel) -> None:
+    panels = [p for p in _PANELS.get(model_label, []) if p.key != panel.key]
+    _PANELS[model_label] = sorted([*panels, panel], key=lambda p: p.order)
+
+
+def panels_for(obj) -> list[dict]:
+    return [
+        {"key": p.key, "title": p.title, "url": p.url(obj), "fallback_url": p.fallback_url(obj)}
+        for p in _PANELS.get(obj._meta.label_lower, [])
+    ]

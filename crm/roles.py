@@ -1,0 +1,18 @@
+"""What each role may use: one table read by the navigation and by the views' guards."""
+
+from crm.models import Role
+
+# The sections of the interface, and the roles that see them in the navigation.
+SECTIONS: dict[str, set[str]] = {
+    "accounts": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
+    "contacts": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
+    "admin": {Role.ADMINISTRADOR},
+}
+
+
+def can_use(user, section: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return user.role in SECTIONS.get(section, set())

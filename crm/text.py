@@ -1,0 +1,97 @@
+"""Normalisation shared by every app: accent-free search text and phone numbers.
+
+Search must find "Pérez" when a user types "perez" on SQLite and PostgreSQL alike, and a phone
+number whatever its format, so records keep a normalised copy of what is searched (written by
+`save()` from the fields themselves, so it can never drift from them).
+"""
+
+import re
+import unicodedata
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+_NON_DIGITS = re.compile(r"\D+")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free, single-spaced text ("  José  PÉREZ" → "jose perez")."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped.casefold()).strip()
+
+
+def search_text(*parts: str | None) -> str:
+    return " ".join(fold(part) for part in parts if part)
+
+
+def digits(text: str | None) -> str:
+    return _NON_DIGITS.sub("", text or "")
+
+
+def _parse(raw: str, region: str | None) -> phonenumbers.PhoneNumber:
+    number = phonenumbers.parse(raw, region or settings.PHONE_DEFAULT_REGION)
+    # Mexico dropped the "1" that mobiles carried after +52 in 2019, but people still write it.
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        number.national_number = int(national[1:])
+    return number
+
+
+def normalize_phone(raw: str, region: str | None = None) -> str:
+    """The number in E.164 ("+525512345678"), or a translated ValidationError.
+
+    A number without a country code is read in `region` (the record's country), falling back to
+    the company's default region from settings.
+    """
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = _parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            _("«%(value)s» no es un número de teléfono."), code="phone", params={"value": raw}
+        ) from exc
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("«%(value)s» no es un número de teléfono válido."),
+            code="phone",
+            params={"value": raw},
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """The stored E.164 number as people write it ("+52 55 1234 5678")."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_query_digits(query: str, region: str | None = None) -> list[str]:
+    """The digit strings to look for when someone searches a phone number.
+
+    "55 1234 5678", "+52 1 55-1234-5678" and "5512345678" must all find +525512345678: we search
+    for the national significant number when the query parses as a full number, and for the
+    typed digits otherwise (so three digits already narrow the list down).
+    """
+    typed = digits(query)
+    if len(typed) < 3:
+        return []
+    found = [typed]
+    try:
+        number = _parse(query, region)
+        national = phonenumbers.national_significant_number(number)
+    except phonenumbers.NumberParseException:
+        national = ""
+    if national and national not in found and len(national) >= 7:
+        found.insert(0, national)
+    return found
