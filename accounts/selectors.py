@@ -92,3 +92,7 @@ def account_duplicates(
 
 def account_choices(*, user: User) -> QuerySet[Account]:
     return account_base(user=user).filter(archived_at__isnull=True).only("id", "name")
+
+
+def account_by_pk(*, user: User, pk: int) -> Account | None:
+    return account_base(user=user).filter(pk=pk).first()

@@ -1,5 +1,15 @@
 from django.urls import path
 
+from accounts import views
+
 app_name = "accounts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.account_list, name="account-list"),
+    path("elegir/", views.account_picker, name="account-picker"),
+    path("nueva/", views.account_create, name="account-create"),
+    path("<int:pk>/", views.account_detail, name="account-detail"),
+    path("<int:pk>/editar/", views.account_update, name="account-update"),
+    path("<int:pk>/archivar/", views.account_archive, name="account-archive"),
+    path("<int:pk>/restaurar/", views.account_restore, name="account-restore"),
+]

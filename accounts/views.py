@@ -1,3 +1,141 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-# Create your views here.
+from accounts import selectors, services
+from accounts.forms import AccountFilterForm, AccountForm
+from accounts.models import Account
+from crm.forms_utils import paginate
+from crm.panels import panels_for
+from crm.permissions import can_create_records
+from crm.text import digits
+
+
+@require_http_methods(["GET"])
+def account_list(request: HttpRequest) -> HttpResponse:
+    form = AccountFilterForm(request.GET or None)
+    page = paginate(request, selectors.account_list(user=request.user, filters=form.filters()))
+    template = "accounts/account_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#account-results"
+    return render(
+        request,
+        template,
+        {"filter_form": form, "page_obj": page, "can_create": can_create_records(request.user)},
+    )
+
+
+def _get_account(request: HttpRequest, pk: int) -> Account:
+    try:
+        return selectors.account_detail(user=request.user, pk=pk)
+    except Account.DoesNotExist as exc:
+        raise Http404(_("No existe esa cuenta.")) from exc
+
+
+@require_http_methods(["GET"])
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(request, pk)
+    return render(
+        request,
+        "accounts/account_detail.html",
+        {
+            "account": account,
+            "panels": panels_for(account),
+            "history": selectors.account_history(account=account),
+        },
+    )
+
+
+def _form_data(form: AccountForm) -> tuple[dict, object, list[str]]:
+    data = dict(form.cleaned_data)
+    owner = data.pop("owner", None)
+    tags = data.pop("tags", [])
+    return data, owner, tags
+
+
+@require_http_methods(["GET", "POST"])
+def account_create(request: HttpRequest) -> HttpResponse:
+    if not can_create_records(request.user):
+        raise PermissionDenied(_("Tu rol no puede crear cuentas."))
+    form = AccountForm(request.POST or None, user=request.user)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        data, owner, tags = _form_data(form)
+        duplicates = list(
+            selectors.account_duplicates(
+                tax_id=data.get("tax_id", ""),
+                email=data.get("email", ""),
+                phone_digits=digits(data.get("phone", "")),
+            )
+        )
+        if not duplicates or request.POST.get("confirm_duplicates"):
+            try:
+                account = services.account_create(
+                    actor=request.user, data=data, owner=owner, tags=tags
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Cuenta «%(name)s» creada.") % {"name": account.name})
+                return redirect(account)
+    return render(
+        request,
+        "accounts/account_form.html",
+        {"form": form, "duplicates": duplicates, "creating": True},
+        status=200 if request.method == "GET" or not form.errors else 422,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def account_update(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _editable(request, pk)
+    form = AccountForm(request.POST or None, instance=account, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data, owner, tags = _form_data(form)
+        try:
+            account = services.account_update(
+                actor=request.user, account=account, data=data, owner=owner, tags=tags
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Cambios guardados."))
+            return redirect(account)
+    return render(
+        request,
+        "accounts/account_form.html",
+        {"form": form, "account": account, "creating": False},
+        status=200 if request.method == "GET" or not form.errors else 422,
+    )
+
+
+def _editable(request: HttpRequest, pk: int) -> Account:
+    try:
+        return selectors.account_editable(user=request.user).get(pk=pk)
+    except Account.DoesNotExist as exc:
+        raise Http404(_("No existe esa cuenta o no puedes modificarla.")) from exc
+
+
+@require_POST
+def account_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    account = services.account_archive(actor=request.user, account=_editable(request, pk))
+    messages.success(request, _("Cuenta «%(name)s» archivada.") % {"name": account.name})
+    return redirect(account)
+
+
+@require_POST
+def account_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    account = services.account_restore(actor=request.user, account=_editable(request, pk))
+    messages.success(request, _("Cuenta «%(name)s» restaurada.") % {"name": account.name})
+    return redirect(account)
+
+
+@require_http_methods(["GET"])
+def account_picker(request: HttpRequest) -> HttpResponse:
+    """Suggestions for the account picker of other forms (crm.widgets.RecordPicker)."""
+    query = next((v for k, v in request.GET.items() if k == "q" or k.endswith("__search")), "")
+    accounts = selectors.account_list(user=request.user, filters={"q": query})[:10] if query else []
+    return render(request, "accounts/account_picker.html", {"accounts": accounts, "query": query})

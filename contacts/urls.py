@@ -1,5 +1,20 @@
 from django.urls import path
 
+from contacts import views
+
 app_name = "contacts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.contact_list, name="contact-list"),
+    path("nuevo/", views.contact_create, name="contact-create"),
+    path("<int:pk>/", views.contact_detail, name="contact-detail"),
+    path("<int:pk>/editar/", views.contact_update, name="contact-update"),
+    path("<int:pk>/archivar/", views.contact_archive, name="contact-archive"),
+    path("<int:pk>/restaurar/", views.contact_restore, name="contact-restore"),
+    path("<int:pk>/consentimiento/", views.contact_consent, name="contact-consent"),
+    path(
+        "de-cuenta/<int:account_pk>/",
+        views.account_contacts_panel,
+        name="account-contacts-panel",
+    ),
+]

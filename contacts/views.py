@@ -1,3 +1,194 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-# Create your views here.
+from accounts.selectors import account_by_pk
+from contacts import selectors, services
+from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
+from contacts.models import Contact
+from crm.forms_utils import client_ip, paginate
+from crm.panels import panels_for
+from crm.permissions import can_create_records
+from crm.text import digits
+
+ACCOUNT_PANEL_LIMIT = 20
+
+
+@require_http_methods(["GET"])
+def contact_list(request: HttpRequest) -> HttpResponse:
+    form = ContactFilterForm(request.GET or None)
+    filters = form.filters()
+    page = paginate(request, selectors.contact_list(user=request.user, filters=filters))
+    template = "contacts/contact_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#contact-results"
+    return render(
+        request,
+        template,
+        {
+            "filter_form": form,
+            "page_obj": page,
+            "can_create": can_create_records(request.user),
+            "filter_account": account_by_pk(user=request.user, pk=filters["account"])
+            if filters.get("account")
+            else None,
+        },
+    )
+
+
+def _get_contact(request: HttpRequest, pk: int) -> Contact:
+    try:
+        return selectors.contact_detail(user=request.user, pk=pk)
+    except Contact.DoesNotExist as exc:
+        raise Http404(_("No existe ese contacto.")) from exc
+
+
+def _editable(request: HttpRequest, pk: int) -> Contact:
+    try:
+        return selectors.contact_editable(user=request.user).get(pk=pk)
+    except Contact.DoesNotExist as exc:
+        raise Http404(_("No existe ese contacto o no puedes modificarlo.")) from exc
+
+
+@require_http_methods(["GET"])
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _get_contact(request, pk)
+    return render(
+        request,
+        "contacts/contact_detail.html",
+        {
+            "contact": contact,
+            "panels": panels_for(contact),
+            "consents": selectors.contact_consent_state(contact=contact),
+            "consent_form": ConsentForm() if contact.can_edit or request.user.is_marketing else None,
+            "history": selectors.contact_history(contact=contact),
+        },
+    )
+
+
+def _form_data(form: ContactForm) -> tuple[dict, object, list[str]]:
+    data = dict(form.cleaned_data)
+    owner = data.pop("owner", None)
+    tags = data.pop("tags", [])
+    return data, owner, tags
+
+
+@require_http_methods(["GET", "POST"])
+def contact_create(request: HttpRequest) -> HttpResponse:
+    if not can_create_records(request.user):
+        raise PermissionDenied(_("Tu rol no puede crear contactos."))
+    initial = {}
+    if account_id := request.GET.get("account", "").strip():
+        account = account_by_pk(user=request.user, pk=int(account_id)) if account_id.isdigit() else None
+        if account is not None:
+            initial = {"account": account.pk, "country": account.country, "city": account.city,
+                       "region": account.region}  # fmt: skip
+    form = ContactForm(request.POST or None, initial=initial, user=request.user)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        data, owner, tags = _form_data(form)
+        duplicates = list(
+            selectors.contact_duplicates(
+                email=data.get("email", ""),
+                phone_digits=(digits(data.get("phone")), digits(data.get("mobile"))),
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                account_id=data["account"].pk if data.get("account") else None,
+            )
+        )
+        # The same email cannot be saved twice: that one is an error of the form, not a warning.
+        if not duplicates or request.POST.get("confirm_duplicates"):
+            try:
+                contact = services.contact_create(
+                    actor=request.user, data=data, owner=owner, tags=tags
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request, _("Contacto «%(name)s» creado.") % {"name": contact.full_name}
+                )
+                return redirect(contact)
+    return render(
+        request,
+        "contacts/contact_form.html",
+        {"form": form, "duplicates": duplicates, "creating": True},
+        status=200 if request.method == "GET" or not form.errors else 422,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def contact_update(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _editable(request, pk)
+    form = ContactForm(request.POST or None, instance=contact, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data, owner, tags = _form_data(form)
+        try:
+            contact = services.contact_update(
+                actor=request.user, contact=contact, data=data, owner=owner, tags=tags
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Cambios guardados."))
+            return redirect(contact)
+    return render(
+        request,
+        "contacts/contact_form.html",
+        {"form": form, "contact": contact, "creating": False},
+        status=200 if request.method == "GET" or not form.errors else 422,
+    )
+
+
+@require_POST
+def contact_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = services.contact_archive(actor=request.user, contact=_editable(request, pk))
+    messages.success(request, _("Contacto «%(name)s» archivado.") % {"name": contact.full_name})
+    return redirect(contact)
+
+
+@require_POST
+def contact_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = services.contact_restore(actor=request.user, contact=_editable(request, pk))
+    messages.success(request, _("Contacto «%(name)s» restaurado.") % {"name": contact.full_name})
+    return redirect(contact)
+
+
+@require_POST
+def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _get_contact(request, pk)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Revisa los datos del consentimiento: %(errors)s") % {
+            "errors": "; ".join(e for errors in form.errors.values() for e in errors)
+        })  # fmt: skip
+        return redirect(contact)
+    services.consent_record(
+        contact=contact,
+        actor=request.user,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        **form.cleaned_data,
+    )
+    messages.success(request, _("Consentimiento registrado."))
+    return redirect(f"{contact.get_absolute_url()}#consent")
+
+
+@require_http_methods(["GET"])
+def account_contacts_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
+    """The contacts panel of an account's sheet, loaded by htmx (crm.panels)."""
+    contacts = selectors.contacts_of_account(user=request.user, account_id=account_pk)
+    shown = list(contacts[: ACCOUNT_PANEL_LIMIT + 1])
+    return render(
+        request,
+        "contacts/account_contacts_panel.html",
+        {
+            "contacts": shown[:ACCOUNT_PANEL_LIMIT],
+            "more": len(shown) > ACCOUNT_PANEL_LIMIT,
+            "account_pk": account_pk,
+            "can_create": can_create_records(request.user),
+        },
+    )

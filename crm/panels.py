@@ -16,13 +16,17 @@ class Panel:
     title: str
     url_name: str
     order: int = 50
-    fallback_url_name: str | None = None
+    # The full list behind "Ver todo", filtered to the record: e.g. contacts?account=<pk>.
+    list_url_name: str | None = None
+    list_filter: str = ""
 
     def url(self, obj) -> str:
         return reverse(self.url_name, args=[obj.pk])
 
-    def fallback_url(self, obj) -> str:
-        return reverse(self.fallback_url_name or self.url_name, args=[obj.pk])
+    def list_url(self, obj) -> str:
+        if not self.list_url_name:
+            return self.url(obj)
+        return f"{reverse(self.list_url_name)}?{self.list_filter}={obj.pk}"
 
 
 _PANELS: dict[str, list[Panel]] = {}
@@ -35,6 +39,6 @@ def register_panel(model_label: str, panel: Panel) -> None:
 
 def panels_for(obj) -> list[dict]:
     return [
-        {"key": p.key, "title": p.title, "url": p.url(obj), "fallback_url": p.fallback_url(obj)}
+        {"key": p.key, "title": p.title, "url": p.url(obj), "list_url": p.list_url(obj)}
         for p in _PANELS.get(obj._meta.label_lower, [])
     ]

@@ -23,9 +23,14 @@ def can_create_records(user: User) -> bool:
     return user.is_admin_role or user.role in (Role.VENDEDOR, Role.GERENTE)
 
 
+def sales_users():
+    """The people who own accounts and contacts: active reps and managers."""
+    return User.objects.filter(is_active=True, role__in=[Role.VENDEDOR, Role.GERENTE])
+
+
 def assignable_owners(user: User):
     """The users a record's owner may be set to by `user`."""
-    active = User.objects.filter(is_active=True, role__in=[Role.VENDEDOR, Role.GERENTE])
+    active = sales_users()
     if user.is_admin_role:
         return active
     if user.role == Role.GERENTE:

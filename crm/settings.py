@@ -136,15 +136,16 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Production collects and fingerprints the files (README, "Deploy"):
+    # STATICFILES_BACKEND=whitenoise.storage.CompressedManifestStaticFilesStorage.
     "staticfiles": {
         "BACKEND": env(
-            "STATICFILES_BACKEND",
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not DEBUG
-            else "django.contrib.staticfiles.storage.StaticFilesStorage",
+            "STATICFILES_BACKEND", default="django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# Without collectstatic (development, tests, the benchmark) WhiteNoise serves from the finders.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -1,5 +1,14 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
+
+from crm import views
 
 app_name = "crm"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("buscar/", views.search, name="search"),
+    path("entrar/", views.LoginView.as_view(), name="login"),
+    path("salir/", auth_views.LogoutView.as_view(), name="logout"),
+    path("contrasena/", views.PasswordChangeView.as_view(), name="password-change"),
+]

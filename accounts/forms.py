@@ -1,0 +1,120 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, Industry, Relationship, Size, Status, Tier
+from crm.forms_utils import multi_choice
+from crm.models import Country, User
+from crm.permissions import assignable_owners, sales_users
+
+SORT_CHOICES = [
+    ("name", _("Nombre (A-Z)")),
+    ("-name", _("Nombre (Z-A)")),
+    ("-updated", _("Modificadas recientemente")),
+    ("tier", _("Clasificación")),
+    ("city", _("Ciudad")),
+    ("owner", _("Responsable")),
+]
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = [
+            "name", "legal_name", "tax_id", "country", "industry", "size", "relationship",
+            "status", "phone", "email", "website", "street", "city", "region", "postal_code",
+            "tier_override", "owner", "tags", "notes",
+        ]  # fmt: skip
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        }
+        help_texts = {
+            "tax_id": _("RFC en México; NIF, NIE o CIF en España. Se comprueba el dígito verificador."),
+            "tier_override": _("Déjalo vacío para usar la clasificación calculada por ventas."),
+            "tags": _("Separadas por comas."),
+        }
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = assignable_owners(user)
+        self.fields["owner"].required = False
+        self.fields["owner"].help_text = _("Si lo dejas vacío, la cuenta es tuya.")
+        self.fields["tier_override"].choices = [("", _("Automática")), *Tier.choices]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Fieldset(
+                _("Empresa"),
+                Row(Column("name", css_class="col-md-6"), Column("legal_name", css_class="col-md-6")),
+                Row(Column("country", css_class="col-md-4"), Column("tax_id", css_class="col-md-8")),
+                Row(
+                    Column("industry", css_class="col-md-3"), Column("size", css_class="col-md-3"),
+                    Column("relationship", css_class="col-md-3"), Column("status", css_class="col-md-3"),
+                ),
+            ),
+            Fieldset(
+                _("Contacto y dirección"),
+                Row(Column("phone", css_class="col-md-4"), Column("email", css_class="col-md-4"),
+                    Column("website", css_class="col-md-4")),
+                Row(Column("street", css_class="col-md-6"), Column("postal_code", css_class="col-md-2"),
+                    Column("city", css_class="col-md-4")),
+                Row(Column("region", css_class="col-md-6")),
+            ),
+            Fieldset(
+                _("Gestión"),
+                Row(Column("owner", css_class="col-md-4"), Column("tier_override", css_class="col-md-4"),
+                    Column("tags", css_class="col-md-4")),
+                "notes",
+            ),
+        )  # fmt: skip
+
+
+class AccountFilterForm(forms.Form):
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    status = multi_choice(_("Estado"), Status.choices)
+    tier = multi_choice(_("Clasificación"), Tier.choices)
+    industry = multi_choice(_("Sector"), Industry.choices)
+    size = multi_choice(_("Tamaño"), Size.choices)
+    relationship = multi_choice(_("Relación"), Relationship.choices)
+    country = multi_choice(_("País"), Country.choices)
+    owner = forms.ModelChoiceField(
+        label=_("Responsable"), queryset=User.objects.none(), required=False,
+        empty_label="—", widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )  # fmt: skip
+    tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
+    city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
+    region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
+    mine = forms.BooleanField(label=_("Solo las mías"), required=False)
+    archived = forms.BooleanField(label=_("Archivadas"), required=False)
+    sort = forms.ChoiceField(label=_("Orden"), choices=SORT_CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = sales_users()
+        for name in ("q", "tag", "city", "region"):
+            self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
+        self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})
+        for name in ("mine", "archived"):
+            self.fields[name].widget.attrs.update({"class": "form-check-input"})
+
+    MORE = ("industry", "size", "relationship", "country", "tag", "city", "region")
+
+    def more(self) -> list:
+        """The filters folded under "Más filtros", to keep the bar short on a phone."""
+        return [self[name] for name in self.MORE]
+
+    def more_active(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.MORE)
+
+    def filters(self) -> dict:
+        """The cleaned filters for the selector; an invalid value is dropped, not an error."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [], False)}
+        if tag := data.pop("tag", None):
+            data["tags"] = [tag]
+        return data
+

@@ -1,0 +1,164 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account
+from contacts.models import Consent, Contact, LeadSource, Lifecycle
+from crm.forms_utils import multi_choice
+from crm.models import Country, User
+from crm.permissions import assignable_owners, sales_users
+from crm.widgets import RecordPicker
+
+SORT_CHOICES = [
+    ("name", _("Apellidos (A-Z)")),
+    ("-name", _("Apellidos (Z-A)")),
+    ("-score", _("Mayor puntuación")),
+    ("-updated", _("Modificados recientemente")),
+    ("account", _("Cuenta")),
+    ("city", _("Ciudad")),
+]
+
+CONSENT_FILTER_CHOICES = [
+    ("", "—"),
+    ("grant", _("Con consentimiento")),
+    ("withdraw", _("Retirado")),
+    ("none", _("Sin registro")),
+]
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = [
+            "first_name", "last_name", "email", "phone", "mobile", "job_title", "account",
+            "lifecycle", "lead_source", "lead_score", "birthday", "street", "city", "region",
+            "postal_code", "country", "owner", "tags", "notes",
+        ]  # fmt: skip
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "mobile": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "lead_score": forms.NumberInput(attrs={"min": 0, "max": 100}),
+        }
+        help_texts = {"tags": _("Separadas por comas.")}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = assignable_owners(user)
+        self.fields["owner"].required = False
+        self.fields["owner"].help_text = _("Si lo dejas vacío, el contacto es tuyo.")
+        self.fields["account"].queryset = Account.objects.filter(archived_at__isnull=True)
+        self.fields["account"].widget = RecordPicker(
+            search_url=reverse_lazy("accounts:account-picker"), label_for=_account_label
+        )
+        self.fields["lead_score"].validators.append(_max_100)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Fieldset(
+                _("Persona"),
+                Row(Column("first_name", css_class="col-md-5"), Column("last_name", css_class="col-md-7")),
+                Row(Column("account", css_class="col-md-7"), Column("job_title", css_class="col-md-5")),
+                Row(Column("email", css_class="col-md-4"), Column("mobile", css_class="col-md-4"),
+                    Column("phone", css_class="col-md-4")),
+                Row(Column("birthday", css_class="col-md-4")),
+            ),
+            Fieldset(
+                _("Lead"),
+                Row(Column("lifecycle", css_class="col-md-4"), Column("lead_source", css_class="col-md-4"),
+                    Column("lead_score", css_class="col-md-4")),
+            ),
+            Fieldset(
+                _("Dirección"),
+                Row(Column("street", css_class="col-md-6"), Column("postal_code", css_class="col-md-2"),
+                    Column("city", css_class="col-md-4")),
+                Row(Column("region", css_class="col-md-6"), Column("country", css_class="col-md-6")),
+            ),
+            Fieldset(
+                _("Gestión"),
+                Row(Column("owner", css_class="col-md-6"), Column("tags", css_class="col-md-6")),
+                "notes",
+            ),
+        )  # fmt: skip
+
+
+def _account_label(pk) -> str:
+    return Account.objects.filter(pk=pk).values_list("name", flat=True).first() or ""
+
+
+def _max_100(value: int) -> None:
+    if value is not None and value > 100:
+        raise forms.ValidationError(_("La puntuación va de 0 a 100."))
+
+
+class ContactFilterForm(forms.Form):
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    lifecycle = multi_choice(_("Etapa"), Lifecycle.choices)
+    consent = forms.ChoiceField(
+        label=_("Consentimiento"), choices=CONSENT_FILTER_CHOICES, required=False,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )  # fmt: skip
+    owner = forms.ModelChoiceField(
+        label=_("Responsable"), queryset=User.objects.none(), required=False, empty_label="—",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )  # fmt: skip
+    lead_source = multi_choice(_("Origen"), LeadSource.choices)
+    country = multi_choice(_("País"), Country.choices)
+    min_score = forms.IntegerField(label=_("Puntuación mínima"), required=False, min_value=0, max_value=100)
+    account = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
+    city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
+    region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
+    mine = forms.BooleanField(label=_("Solo los míos"), required=False)
+    archived = forms.BooleanField(label=_("Archivados"), required=False)
+    sort = forms.ChoiceField(label=_("Orden"), choices=SORT_CHOICES, required=False)
+
+    MORE = ("lead_source", "country", "min_score", "tag", "city", "region")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = sales_users()
+        for name in ("q", "tag", "city", "region", "min_score"):
+            self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
+        self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})
+        for name in ("mine", "archived"):
+            self.fields[name].widget.attrs.update({"class": "form-check-input"})
+
+    def more(self) -> list:
+        return [self[name] for name in self.MORE]
+
+    def more_active(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.MORE)
+
+    def filters(self) -> dict:
+        """The cleaned filters for the selector; an invalid value is dropped, not an error."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [], False)}
+        if tag := data.pop("tag", None):
+            data["tags"] = [tag]
+        return data
+
+
+class ConsentForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Canal"), choices=Consent.Channel.choices)
+    action = forms.ChoiceField(label=_("Acción"), choices=Consent.Action.choices)
+    source = forms.ChoiceField(
+        label=_("Cómo se obtuvo"),
+        choices=[
+            (Consent.Source.PHONE, Consent.Source.PHONE.label),
+            (Consent.Source.IN_PERSON, Consent.Source.IN_PERSON.label),
+            (Consent.Source.EMAIL, Consent.Source.EMAIL.label),
+            (Consent.Source.STAFF, Consent.Source.STAFF.label),
+        ],
+    )
+    legal_basis = forms.ChoiceField(label=_("Base legal"), choices=Consent.LegalBasis.choices)
+    text_version = forms.CharField(
+        label=_("Versión del aviso mostrado"), max_length=50, required=False,
+        help_text=_("Por ejemplo, «aviso de privacidad v3»."),
+    )  # fmt: skip
+    note = forms.CharField(label=_("Nota"), max_length=300, required=False)

@@ -1,0 +1,30 @@
+"""Global search: accounts and contacts by name, email, phone digits and tax id."""
+
+from dataclasses import dataclass
+
+from accounts.selectors import account_list
+from contacts.selectors import contact_list
+from crm.models import User
+from crm.text import fold
+
+MIN_LENGTH = 2
+
+
+@dataclass
+class SearchResults:
+    query: str
+    accounts: list
+    contacts: list
+
+    @property
+    def empty(self) -> bool:
+        return not self.accounts and not self.contacts
+
+
+def global_search(*, user: User, query: str, limit: int = 8) -> SearchResults:
+    query = (query or "").strip()[:100]
+    if len(fold(query)) < MIN_LENGTH:
+        return SearchResults(query=query, accounts=[], contacts=[])
+    accounts = list(account_list(user=user, filters={"q": query})[:limit])
+    contacts = list(contact_list(user=user, filters={"q": query})[:limit])
+    return SearchResults(query=query, accounts=accounts, contacts=contacts)

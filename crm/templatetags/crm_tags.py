@@ -1,0 +1,49 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def query_replace(context, **changes) -> str:
+    """The current query string with some parameters replaced (pagination, sorting)."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str, label: str) -> str:
+    """A column header that sorts the list by `key`, and by `-key` when already sorted by it."""
+    request = context["request"]
+    current = request.GET.get("sort", "")
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["sort"] = f"-{key}" if current == key else key
+    arrow = ""
+    if current == key:
+        arrow = " ▲"
+    elif current == f"-{key}":
+        arrow = " ▼"
+    url = f"?{query.urlencode()}"
+    return format_html('<a href="{}" hx-get="{}" class="link-body-emphasis text-decoration-none">{}{}</a>', url, url, label, arrow)
+
+
+TIER_COLOURS = {"A": "success", "B": "primary", "C": "warning", "D": "secondary"}
+
+
+@register.simple_tag
+def tier_badge(tier: str) -> str:
+    if not tier:
+        return ""
+    return format_html(
+        '<span class="badge text-bg-{} tier-badge" title="{}">{}</span>',
+        TIER_COLOURS.get(tier, "secondary"),
+        _("Clasificación"),
+        tier,
+    )
