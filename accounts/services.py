@@ -40,6 +40,7 @@ def account_create(
     account = Account(owner=owner, **{k: v for k, v in data.items() if k in ACCOUNT_FIELDS})
     account.full_clean()
     account._change_reason = _("Alta")
+    account._history_user = actor
     account.save()
     if tags:
         account.tags.set(tags)
@@ -59,6 +60,7 @@ def account_update(
     if owner is not None and owner.pk != account.owner_id:
         _check_owner(actor=actor, owner=owner)
         account.owner = owner
+    account._history_user = actor
     account.full_clean()
     account.save()
     if tags is not None:
@@ -74,6 +76,7 @@ def account_archive(*, actor: User, account: Account) -> Account:
     if account.archived_at is None:
         account.archived_at = timezone.now()
         account._change_reason = _("Archivada")
+        account._history_user = actor
         account.save(update_fields=["archived_at", "updated_at", "search_text", "phone_digits"])
         audit(actor=actor, action=AuditEvent.Action.ARCHIVE, target=account)
     return account
@@ -86,5 +89,6 @@ def account_restore(*, actor: User, account: Account) -> Account:
     if account.archived_at is not None:
         account.archived_at = None
         account._change_reason = _("Restaurada")
+        account._history_user = actor
         account.save(update_fields=["archived_at", "updated_at", "search_text", "phone_digits"])
     return account

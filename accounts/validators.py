@@ -19,6 +19,10 @@ def normalize_tax_id(value: str, country: str) -> str:
         return ""
     try:
         if country == "MX":
+            # stdnum also accepts a person's RFC without homoclave (10 characters); we do not,
+            # as it has no check digit: a company's RFC has 12 characters, a person's 13.
+            if len(mx_rfc.compact(value)) not in (12, 13):
+                raise stdnum_errors.InvalidLength()
             return mx_rfc.validate(value, validate_check_digits=True)
         if country == "ES":
             # stdnum's NIF covers the three forms: DNI-based NIF, NIE (X/Y/Z…) and CIF.

@@ -64,11 +64,12 @@ def account_create(request: HttpRequest) -> HttpResponse:
     duplicates = []
     if request.method == "POST" and form.is_valid():
         data, owner, tags = _form_data(form)
+        candidate = form.instance  # validated: tax id compact, phone in E.164
         duplicates = list(
             selectors.account_duplicates(
-                tax_id=data.get("tax_id", ""),
-                email=data.get("email", ""),
-                phone_digits=digits(data.get("phone", "")),
+                tax_id=candidate.tax_id,
+                email=candidate.email,
+                phone_digits=digits(candidate.phone),
             )
         )
         if not duplicates or request.POST.get("confirm_duplicates"):

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -96,6 +96,7 @@ class Contact(TimeStampedModel, AddressModel):
                 Lower("email"),
                 condition=~models.Q(email=""),
                 name="contact_email_unique_ci",
+                violation_error_code="email_taken",
                 violation_error_message=_("Ya existe un contacto con este correo electrónico."),
             ),
             models.CheckConstraint(
@@ -115,6 +116,26 @@ class Contact(TimeStampedModel, AddressModel):
 
     def get_absolute_url(self) -> str:
         return reverse("contacts:contact-detail", args=[self.pk])
+
+    def clean_fields(self, exclude=None) -> None:
+        # Trimmed and lower-cased before the format check, so " Ana@X.mx " is accepted as ana@x.mx.
+        self.email = (self.email or "").strip().lower()
+        super().clean_fields(exclude=exclude)
+
+    def validate_constraints(self, exclude=None) -> None:
+        """The case-insensitive email rule reports on the email field, where forms show it."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            email = [e for e in general if getattr(e, "code", None) == "email_taken"]
+            rest = [e for e in general if e not in email]
+            if email:
+                errors.setdefault("email", []).extend(email)
+            if rest:
+                errors[NON_FIELD_ERRORS] = rest
+            raise ValidationError(errors) from exc
 
     def clean(self) -> None:
         """Phones to E.164, read in the contact's (or else the account's) country."""

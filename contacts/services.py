@@ -50,6 +50,7 @@ def contact_create(
     _check_owner(actor=actor, owner=owner)
     contact = Contact(owner=owner, **{k: v for k, v in data.items() if k in CONTACT_FIELDS})
     contact._change_reason = _("Alta")
+    contact._history_user = actor
     _save(contact)
     if tags:
         contact.tags.set(tags)
@@ -69,6 +70,7 @@ def contact_update(
     if owner is not None and owner.pk != contact.owner_id:
         _check_owner(actor=actor, owner=owner)
         contact.owner = owner
+    contact._history_user = actor
     _save(contact)
     if tags is not None:
         contact.tags.set(tags)
@@ -82,6 +84,7 @@ def contact_archive(*, actor: User, contact: Contact) -> Contact:
     if contact.archived_at is None:
         contact.archived_at = timezone.now()
         contact._change_reason = _("Archivado")
+        contact._history_user = actor
         contact.save()
         audit(actor=actor, action=AuditEvent.Action.ARCHIVE, target=contact)
     return contact
@@ -94,6 +97,7 @@ def contact_restore(*, actor: User, contact: Contact) -> Contact:
     if contact.archived_at is not None:
         contact.archived_at = None
         contact._change_reason = _("Restaurado")
+        contact._history_user = actor
         contact.save()
     return contact
 

@@ -90,13 +90,14 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     duplicates = []
     if request.method == "POST" and form.is_valid():
         data, owner, tags = _form_data(form)
+        candidate = form.instance  # validated: phones already in E.164, email lower-case
         duplicates = list(
             selectors.contact_duplicates(
-                email=data.get("email", ""),
-                phone_digits=(digits(data.get("phone")), digits(data.get("mobile"))),
-                first_name=data.get("first_name", ""),
-                last_name=data.get("last_name", ""),
-                account_id=data["account"].pk if data.get("account") else None,
+                email=candidate.email,
+                phone_digits=(digits(candidate.phone), digits(candidate.mobile)),
+                first_name=candidate.first_name,
+                last_name=candidate.last_name,
+                account_id=candidate.account_id,
             )
         )
         # The same email cannot be saved twice: that one is an error of the form, not a warning.

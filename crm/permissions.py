@@ -32,7 +32,7 @@ def assignable_owners(user: User):
     """The users a record's owner may be set to by `user`."""
     active = sales_users()
     if user.is_admin_role:
-        return active
+        return User.objects.filter(Q(pk=user.pk) | Q(pk__in=active))
     if user.role == Role.GERENTE:
         return active.filter(Q(pk=user.pk) | Q(team__manager=user))
     return User.objects.filter(pk=user.pk)

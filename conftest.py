@@ -1,0 +1,73 @@
+"""Fixtures shared by every app's tests: one user per role, and a logged-in client.
+
+`rep` and `manager` belong to the same team, which `manager` leads; `other_rep` sits in another
+team (so neither `rep` nor `manager` may change their records).
+"""
+
+import pytest
+from django.test import Client
+
+from crm.models import Role
+from crm.tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # The default hasher costs a good fraction of a second per user; tests need no security.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Equipo Centro")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Equipo Norte")
+
+
+@pytest.fixture
+def manager(team):
+    user = UserFactory(username="gerente", role=Role.GERENTE, team=team)
+    team.manager = user
+    team.save(update_fields=["manager"])
+    return user
+
+
+@pytest.fixture
+def rep(team, manager):
+    return UserFactory(username="vendedor", role=Role.VENDEDOR, team=team)
+
+
+@pytest.fixture
+def other_rep(other_team):
+    return UserFactory(username="otro_vendedor", role=Role.VENDEDOR, team=other_team)
+
+
+@pytest.fixture
+def support(db):
+    return UserFactory(username="soporte", role=Role.SOPORTE)
+
+
+@pytest.fixture
+def marketing(db):
+    return UserFactory(username="marketing", role=Role.MARKETING)
+
+
+@pytest.fixture
+def admin_user(db):
+    """The Administrador role (not a Django superuser), overriding pytest-django's fixture."""
+    return UserFactory(username="administrador", role=Role.ADMINISTRADOR, is_staff=True)
+
+
+@pytest.fixture
+def client_for(db):
+    """`client_for(user)`: a fresh test client logged in as `user`."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make

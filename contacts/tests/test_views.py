@@ -1,0 +1,151 @@
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import AccountFactory
+from contacts.models import Consent, Contact
+from contacts.tests.factories import ConsentFactory, ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _valid(account) -> dict:
+    return {
+        "first_name": "María José",
+        "last_name": "Pérez Gómez",
+        "email": "MJ.Perez@Ejemplo.MX",
+        "mobile": "55 1234 5678",
+        "phone": "",
+        "job_title": "Compras",
+        "account": account.pk,
+        "lifecycle": "lead",
+        "lead_source": "web",
+        "lead_score": 30,
+        "country": "MX",
+        "tags": "feria",
+    }
+
+
+def test_list_and_filters(rep, client_for):
+    granted = ContactFactory(owner=rep, first_name="Ana", last_name="Zapata", lifecycle="mql")
+    ConsentFactory(contact=granted)
+    ContactFactory(owner=rep, first_name="Beto", last_name="Yáñez", lifecycle="lead")
+    client = client_for(rep)
+    response = client.get(reverse("contacts:contact-list"))
+    assert response.status_code == 200
+    assert "Ana Zapata" in response.text and "Beto Yáñez" in response.text
+    response = client.get(reverse("contacts:contact-list"), {"lifecycle": "mql", "consent": "grant"})
+    assert "Ana Zapata" in response.text and "Beto Yáñez" not in response.text
+    response = client.get(reverse("contacts:contact-list"), {"q": "yanez"}, HTTP_HX_REQUEST="true")
+    assert "Beto Yáñez" in response.text and "<html" not in response.text
+
+
+def test_list_filtered_by_account_names_it(rep, client_for):
+    contact = ContactFactory(owner=rep)
+    response = client_for(rep).get(reverse("contacts:contact-list"), {"account": contact.account_id})
+    assert contact.account.name in response.text
+    assert contact.full_name in response.text
+
+
+def test_list_query_count_is_constant(rep, client_for, django_assert_max_num_queries):
+    for i in range(60):
+        contact = ContactFactory(owner=rep, tags=[f"t{i % 4}"])
+        if i % 2:
+            ConsentFactory(contact=contact)
+    client = client_for(rep)
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("contacts:contact-list")).status_code == 200
+    with django_assert_max_num_queries(8):
+        client.get(reverse("contacts:contact-list"), {"page": 2, "consent": "grant", "sort": "account"})
+
+
+def test_detail_shows_consent_and_history(rep, client_for, django_assert_max_num_queries):
+    contact = ContactFactory(owner=rep)
+    ConsentFactory(contact=contact, text_version="aviso v3")
+    client = client_for(rep)
+    with django_assert_max_num_queries(12):
+        response = client.get(contact.get_absolute_url())
+    assert response.status_code == 200
+    assert contact.full_name in response.text
+    assert "Otorgado" in response.text and "aviso v3" in response.text
+    assert "Historial de cambios" in response.text
+
+
+def test_create_contact_normalises_and_redirects(rep, client_for):
+    account = AccountFactory(owner=rep)
+    response = client_for(rep).post(reverse("contacts:contact-create"), _valid(account))
+    contact = Contact.objects.get()
+    assert response.status_code == 302 and response.url == contact.get_absolute_url()
+    assert contact.email == "mj.perez@ejemplo.mx"
+    assert contact.mobile == "+525512345678"
+    assert contact.owner == rep and contact.account == account
+
+
+def test_create_form_preselects_account(rep, client_for):
+    account = AccountFactory(owner=rep, name="Aceros del Norte")
+    response = client_for(rep).get(reverse("contacts:contact-create"), {"account": account.pk})
+    assert response.status_code == 200
+    assert f'value="{account.pk}"' in response.text and "Aceros del Norte" in response.text
+
+
+def test_same_email_in_other_case_is_refused(rep, client_for):
+    account = AccountFactory(owner=rep)
+    ContactFactory(email="mj.perez@ejemplo.mx")
+    response = client_for(rep).post(reverse("contacts:contact-create"), _valid(account))
+    assert response.status_code == 422
+    assert "Ya existe un contacto con este correo electrónico" in response.text
+    assert Contact.objects.count() == 1
+
+
+def test_same_phone_warns_of_duplicate(rep, client_for):
+    account = AccountFactory(owner=rep)
+    ContactFactory(mobile="+525512345678", first_name="Otra")
+    client = client_for(rep)
+    response = client.post(reverse("contacts:contact-create"), _valid(account))
+    assert "Puede que este contacto ya exista" in response.text
+    assert Contact.objects.count() == 1
+    response = client.post(
+        reverse("contacts:contact-create"), {**_valid(account), "confirm_duplicates": "1"}
+    )
+    assert response.status_code == 302 and Contact.objects.count() == 2
+
+
+def test_bad_phone_is_a_field_error(rep, client_for):
+    account = AccountFactory(owner=rep)
+    response = client_for(rep).post(
+        reverse("contacts:contact-create"), {**_valid(account), "mobile": "12"}
+    )
+    assert response.status_code == 422
+    assert "no es un número de teléfono" in response.text
+    assert not Contact.objects.exists()
+
+
+def test_record_consent_withdrawal(rep, client_for):
+    contact = ContactFactory(owner=rep)
+    ConsentFactory(contact=contact)
+    response = client_for(rep).post(
+        reverse("contacts:contact-consent", args=[contact.pk]),
+        {"channel": "email", "action": "withdraw", "source": "telefono", "legal_basis": "consentimiento"},
+    )
+    assert response.status_code == 302
+    assert contact.consents.count() == 2
+    latest = contact.consents.order_by("-at", "-id").first()
+    assert latest.action == Consent.Action.WITHDRAW and latest.recorded_by == rep
+
+
+def test_record_consent_with_bad_data_changes_nothing(rep, client_for):
+    contact = ContactFactory(owner=rep)
+    client_for(rep).post(
+        reverse("contacts:contact-consent", args=[contact.pk]), {"channel": "fax", "action": "grant"}
+    )
+    assert contact.consents.count() == 0
+
+
+def test_archive_and_restore(rep, client_for):
+    contact = ContactFactory(owner=rep)
+    client = client_for(rep)
+    client.post(reverse("contacts:contact-archive", args=[contact.pk]))
+    contact.refresh_from_db()
+    assert contact.is_archived
+    client.post(reverse("contacts:contact-restore", args=[contact.pk]))
+    contact.refresh_from_db()
+    assert not contact.is_archived
