@@ -22,16 +22,34 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = [
-            "name", "legal_name", "tax_id", "country", "industry", "size", "relationship",
-            "status", "phone", "email", "website", "street", "city", "region", "postal_code",
-            "tier_override", "owner", "tags", "notes",
-        ]  # fmt: skip
+            "name",
+            "legal_name",
+            "tax_id",
+            "country",
+            "industry",
+            "size",
+            "relationship",
+            "status",
+            "phone",
+            "email",
+            "website",
+            "street",
+            "city",
+            "region",
+            "postal_code",
+            "tier_override",
+            "owner",
+            "tags",
+            "notes",
+        ]
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
         }
         help_texts = {
-            "tax_id": _("RFC en México; NIF, NIE o CIF en España. Se comprueba el dígito verificador."),
+            "tax_id": _(
+                "RFC en México; NIF, NIE o CIF en España. Se comprueba el dígito verificador."
+            ),
             "tier_override": _("Déjalo vacío para usar la clasificación calculada por ventas."),
             "tags": _("Separadas por comas."),
         }
@@ -47,28 +65,43 @@ class AccountForm(forms.ModelForm):
         self.helper.layout = Layout(
             Fieldset(
                 _("Empresa"),
-                Row(Column("name", css_class="col-md-6"), Column("legal_name", css_class="col-md-6")),
-                Row(Column("country", css_class="col-md-4"), Column("tax_id", css_class="col-md-8")),
                 Row(
-                    Column("industry", css_class="col-md-3"), Column("size", css_class="col-md-3"),
-                    Column("relationship", css_class="col-md-3"), Column("status", css_class="col-md-3"),
+                    Column("name", css_class="col-md-6"), Column("legal_name", css_class="col-md-6")
+                ),
+                Row(
+                    Column("country", css_class="col-md-4"), Column("tax_id", css_class="col-md-8")
+                ),
+                Row(
+                    Column("industry", css_class="col-md-3"),
+                    Column("size", css_class="col-md-3"),
+                    Column("relationship", css_class="col-md-3"),
+                    Column("status", css_class="col-md-3"),
                 ),
             ),
             Fieldset(
                 _("Contacto y dirección"),
-                Row(Column("phone", css_class="col-md-4"), Column("email", css_class="col-md-4"),
-                    Column("website", css_class="col-md-4")),
-                Row(Column("street", css_class="col-md-6"), Column("postal_code", css_class="col-md-2"),
-                    Column("city", css_class="col-md-4")),
+                Row(
+                    Column("phone", css_class="col-md-4"),
+                    Column("email", css_class="col-md-4"),
+                    Column("website", css_class="col-md-4"),
+                ),
+                Row(
+                    Column("street", css_class="col-md-6"),
+                    Column("postal_code", css_class="col-md-2"),
+                    Column("city", css_class="col-md-4"),
+                ),
                 Row(Column("region", css_class="col-md-6")),
             ),
             Fieldset(
                 _("Gestión"),
-                Row(Column("owner", css_class="col-md-4"), Column("tier_override", css_class="col-md-4"),
-                    Column("tags", css_class="col-md-4")),
+                Row(
+                    Column("owner", css_class="col-md-4"),
+                    Column("tier_override", css_class="col-md-4"),
+                    Column("tags", css_class="col-md-4"),
+                ),
                 "notes",
             ),
-        )  # fmt: skip
+        )
 
 
 class AccountFilterForm(forms.Form):
@@ -80,9 +113,12 @@ class AccountFilterForm(forms.Form):
     relationship = multi_choice(_("Relación"), Relationship.choices)
     country = multi_choice(_("País"), Country.choices)
     owner = forms.ModelChoiceField(
-        label=_("Responsable"), queryset=User.objects.none(), required=False,
-        empty_label="—", widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )  # fmt: skip
+        label=_("Responsable"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="—",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
     tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
     city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
     region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
@@ -117,4 +153,3 @@ class AccountFilterForm(forms.Form):
         if tag := data.pop("tag", None):
             data["tags"] = [tag]
         return data
-

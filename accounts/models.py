@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 
-from crm.models import AddressModel, TimeStampedModel
 from accounts.validators import normalize_tax_id
+from crm.models import AddressModel, TimeStampedModel
 from crm.text import digits, format_phone, normalize_phone, search_text
 
 
@@ -96,7 +96,9 @@ class Account(TimeStampedModel, AddressModel):
         _("clasificación manual"), max_length=1, choices=Tier.choices, blank=True
     )
     tier = models.GeneratedField(
-        expression=Coalesce(models.functions.NullIf("tier_override", models.Value("")), "tier_auto"),
+        expression=Coalesce(
+            models.functions.NullIf("tier_override", models.Value("")), "tier_auto"
+        ),
         output_field=models.CharField(max_length=1, choices=Tier.choices),
         db_persist=True,
         verbose_name=_("clasificación"),
@@ -135,9 +137,7 @@ class Account(TimeStampedModel, AddressModel):
                 condition=models.Q(tier_override__in=[*Tier.values, ""]),
                 name="account_tier_override_valid",
             ),
-            models.CheckConstraint(
-                condition=~models.Q(name=""), name="account_name_not_empty"
-            ),
+            models.CheckConstraint(condition=~models.Q(name=""), name="account_name_not_empty"),
         ]
 
     def __str__(self) -> str:

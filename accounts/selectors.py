@@ -59,9 +59,7 @@ def account_detail(*, user: User, pk: int) -> Account:
         account_base(user=user)
         .select_related("owner", "owner__team")
         .prefetch_related("tags")
-        .annotate(
-            can_edit=Exists(account_editable(user=user).filter(pk=OuterRef("pk")))
-        )
+        .annotate(can_edit=Exists(account_editable(user=user).filter(pk=OuterRef("pk"))))
         .get(pk=pk)
     )
     return account
@@ -69,7 +67,9 @@ def account_detail(*, user: User, pk: int) -> Account:
 
 def account_history(*, account: Account, limit: int = 20) -> list[dict]:
     """The latest changes with who made them and what changed, newest first."""
-    records = list(account.history.select_related("history_user").order_by("-history_date")[: limit + 1])
+    records = list(
+        account.history.select_related("history_user").order_by("-history_date")[: limit + 1]
+    )
     return history_entries(records, limit=limit)
 
 

@@ -11,10 +11,24 @@ from crm.models import AuditEvent, User
 from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
 
 ACCOUNT_FIELDS = (
-    "name", "legal_name", "tax_id", "industry", "size", "relationship", "status", "phone",
-    "email", "website", "street", "city", "region", "postal_code", "country", "notes",
+    "name",
+    "legal_name",
+    "tax_id",
+    "industry",
+    "size",
+    "relationship",
+    "status",
+    "phone",
+    "email",
+    "website",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "notes",
     "tier_override",
-)  # fmt: skip
+)
 
 
 def _check_owner(*, actor: User, owner: User) -> None:
@@ -49,9 +63,13 @@ def account_create(
 
 @transaction.atomic
 def account_update(
-    *, actor: User, account: Account, data: dict, owner: User | None = None,
+    *,
+    actor: User,
+    account: Account,
+    data: dict,
+    owner: User | None = None,
     tags: list[str] | None = None,
-) -> Account:  # fmt: skip
+) -> Account:
     _check_can_edit(actor=actor, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
     for field, value in data.items():

@@ -1,3 +1,1 @@
-from django.db import models
-
-# Create your models here.
+"""Campañas: segments, sending, tracking and unsubscribe (models come with their issue)."""

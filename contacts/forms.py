@@ -32,10 +32,26 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = [
-            "first_name", "last_name", "email", "phone", "mobile", "job_title", "account",
-            "lifecycle", "lead_source", "lead_score", "birthday", "street", "city", "region",
-            "postal_code", "country", "owner", "tags", "notes",
-        ]  # fmt: skip
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "mobile",
+            "job_title",
+            "account",
+            "lifecycle",
+            "lead_source",
+            "lead_score",
+            "birthday",
+            "street",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "owner",
+            "tags",
+            "notes",
+        ]
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
             "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -60,29 +76,46 @@ class ContactForm(forms.ModelForm):
         self.helper.layout = Layout(
             Fieldset(
                 _("Persona"),
-                Row(Column("first_name", css_class="col-md-5"), Column("last_name", css_class="col-md-7")),
-                Row(Column("account", css_class="col-md-7"), Column("job_title", css_class="col-md-5")),
-                Row(Column("email", css_class="col-md-4"), Column("mobile", css_class="col-md-4"),
-                    Column("phone", css_class="col-md-4")),
+                Row(
+                    Column("first_name", css_class="col-md-5"),
+                    Column("last_name", css_class="col-md-7"),
+                ),
+                Row(
+                    Column("account", css_class="col-md-7"),
+                    Column("job_title", css_class="col-md-5"),
+                ),
+                Row(
+                    Column("email", css_class="col-md-4"),
+                    Column("mobile", css_class="col-md-4"),
+                    Column("phone", css_class="col-md-4"),
+                ),
                 Row(Column("birthday", css_class="col-md-4")),
             ),
             Fieldset(
                 _("Lead"),
-                Row(Column("lifecycle", css_class="col-md-4"), Column("lead_source", css_class="col-md-4"),
-                    Column("lead_score", css_class="col-md-4")),
+                Row(
+                    Column("lifecycle", css_class="col-md-4"),
+                    Column("lead_source", css_class="col-md-4"),
+                    Column("lead_score", css_class="col-md-4"),
+                ),
             ),
             Fieldset(
                 _("Dirección"),
-                Row(Column("street", css_class="col-md-6"), Column("postal_code", css_class="col-md-2"),
-                    Column("city", css_class="col-md-4")),
-                Row(Column("region", css_class="col-md-6"), Column("country", css_class="col-md-6")),
+                Row(
+                    Column("street", css_class="col-md-6"),
+                    Column("postal_code", css_class="col-md-2"),
+                    Column("city", css_class="col-md-4"),
+                ),
+                Row(
+                    Column("region", css_class="col-md-6"), Column("country", css_class="col-md-6")
+                ),
             ),
             Fieldset(
                 _("Gestión"),
                 Row(Column("owner", css_class="col-md-6"), Column("tags", css_class="col-md-6")),
                 "notes",
             ),
-        )  # fmt: skip
+        )
 
 
 def _account_label(pk) -> str:
@@ -98,16 +131,23 @@ class ContactFilterForm(forms.Form):
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
     lifecycle = multi_choice(_("Etapa"), Lifecycle.choices)
     consent = forms.ChoiceField(
-        label=_("Consentimiento"), choices=CONSENT_FILTER_CHOICES, required=False,
+        label=_("Consentimiento"),
+        choices=CONSENT_FILTER_CHOICES,
+        required=False,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )  # fmt: skip
+    )
     owner = forms.ModelChoiceField(
-        label=_("Responsable"), queryset=User.objects.none(), required=False, empty_label="—",
+        label=_("Responsable"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="—",
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )  # fmt: skip
+    )
     lead_source = multi_choice(_("Origen"), LeadSource.choices)
     country = multi_choice(_("País"), Country.choices)
-    min_score = forms.IntegerField(label=_("Puntuación mínima"), required=False, min_value=0, max_value=100)
+    min_score = forms.IntegerField(
+        label=_("Puntuación mínima"), required=False, min_value=0, max_value=100
+    )
     account = forms.IntegerField(required=False, widget=forms.HiddenInput)
     tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
     city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
@@ -158,7 +198,9 @@ class ConsentForm(forms.Form):
     )
     legal_basis = forms.ChoiceField(label=_("Base legal"), choices=Consent.LegalBasis.choices)
     text_version = forms.CharField(
-        label=_("Versión del aviso mostrado"), max_length=50, required=False,
+        label=_("Versión del aviso mostrado"),
+        max_length=50,
+        required=False,
         help_text=_("Por ejemplo, «aviso de privacidad v3»."),
-    )  # fmt: skip
+    )
     note = forms.CharField(label=_("Nota"), max_length=300, required=False)

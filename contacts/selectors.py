@@ -66,7 +66,9 @@ def contact_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact
     if (score := filters.get("min_score")) is not None:
         qs = qs.filter(lead_score__gte=score)
     if consent := filters.get("consent"):
-        qs = qs.filter(email_consent=consent) if consent != "none" else qs.filter(email_consent=None)
+        qs = (
+            qs.filter(email_consent=consent) if consent != "none" else qs.filter(email_consent=None)
+        )
     if tags := filters.get("tags"):
         qs = qs.filter(tags__name__in=tags).distinct()
     return qs.order_by(*SORTS.get(filters.get("sort") or "name", SORTS["name"]))
@@ -126,9 +128,14 @@ def contacts_of_account(*, user: User, account_id: int) -> QuerySet[Contact]:
 
 
 def contact_duplicates(
-    *, email: str = "", phone_digits: tuple[str, ...] = (), first_name: str = "",
-    last_name: str = "", account_id: int | None = None, exclude_pk: int | None = None,
-) -> QuerySet[Contact]:  # fmt: skip
+    *,
+    email: str = "",
+    phone_digits: tuple[str, ...] = (),
+    first_name: str = "",
+    last_name: str = "",
+    account_id: int | None = None,
+    exclude_pk: int | None = None,
+) -> QuerySet[Contact]:
     """Contacts that are likely the same person: same email, a shared phone, or same name at
     the same account."""
     condition = Q(pk__in=[])

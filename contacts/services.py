@@ -11,10 +11,24 @@ from crm.models import AuditEvent, User
 from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
 
 CONTACT_FIELDS = (
-    "first_name", "last_name", "email", "phone", "mobile", "job_title", "account", "lifecycle",
-    "lead_source", "lead_score", "birthday", "street", "city", "region", "postal_code",
-    "country", "notes",
-)  # fmt: skip
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "job_title",
+    "account",
+    "lifecycle",
+    "lead_source",
+    "lead_score",
+    "birthday",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "notes",
+)
 
 
 def _check_owner(*, actor: User, owner: User) -> None:
@@ -59,9 +73,13 @@ def contact_create(
 
 @transaction.atomic
 def contact_update(
-    *, actor: User, contact: Contact, data: dict, owner: User | None = None,
+    *,
+    actor: User,
+    contact: Contact,
+    data: dict,
+    owner: User | None = None,
     tags: list[str] | None = None,
-) -> Contact:  # fmt: skip
+) -> Contact:
     _check_can_edit(actor=actor, contact=contact)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     for field, value in data.items():
@@ -122,9 +140,11 @@ def consent_record(
     A person may record consent only for contacts they may edit (or when the contact acts
     themselves: no actor, as from the unsubscribe link or a sign-up form).
     """
-    if actor is not None and not Contact.objects.filter(
-        editable_by_owner_q(actor), pk=contact.pk
-    ).exists() and not actor.is_marketing:
+    if (
+        actor is not None
+        and not Contact.objects.filter(editable_by_owner_q(actor), pk=contact.pk).exists()
+        and not actor.is_marketing
+    ):
         raise PermissionDenied(_("No puedes cambiar el consentimiento de este contacto."))
     entry = Consent(
         contact=contact,

@@ -63,7 +63,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contact": contact,
             "panels": panels_for(contact),
             "consents": selectors.contact_consent_state(contact=contact),
-            "consent_form": ConsentForm() if contact.can_edit or request.user.is_marketing else None,
+            "consent_form": ConsentForm()
+            if contact.can_edit or request.user.is_marketing
+            else None,
             "history": selectors.contact_history(contact=contact),
         },
     )
@@ -82,10 +84,16 @@ def contact_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Tu rol no puede crear contactos."))
     initial = {}
     if account_id := request.GET.get("account", "").strip():
-        account = account_by_pk(user=request.user, pk=int(account_id)) if account_id.isdigit() else None
+        account = (
+            account_by_pk(user=request.user, pk=int(account_id)) if account_id.isdigit() else None
+        )
         if account is not None:
-            initial = {"account": account.pk, "country": account.country, "city": account.city,
-                       "region": account.region}  # fmt: skip
+            initial = {
+                "account": account.pk,
+                "country": account.country,
+                "city": account.city,
+                "region": account.region,
+            }
     form = ContactForm(request.POST or None, initial=initial, user=request.user)
     duplicates = []
     if request.method == "POST" and form.is_valid():
@@ -163,9 +171,11 @@ def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
     contact = _get_contact(request, pk)
     form = ConsentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Revisa los datos del consentimiento: %(errors)s") % {
-            "errors": "; ".join(e for errors in form.errors.values() for e in errors)
-        })  # fmt: skip
+        messages.error(
+            request,
+            _("Revisa los datos del consentimiento: %(errors)s")
+            % {"errors": "; ".join(e for errors in form.errors.values() for e in errors)},
+        )
         return redirect(contact)
     services.consent_record(
         contact=contact,

@@ -11,7 +11,9 @@ def audit(*, actor, action: str, target=None, detail: dict | None = None, ip: st
     event = AuditEvent.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
-        target=f"{target._meta.label_lower}:{target.pk}" if hasattr(target, "_meta") else str(target or ""),
+        target=f"{target._meta.label_lower}:{target.pk}"
+        if hasattr(target, "_meta")
+        else str(target or ""),
         detail=detail or {},
         ip_address=ip,
     )

@@ -1,8 +1,8 @@
 """Small pieces that the apps' forms and list views share."""
 
 from django import forms
-from django.core.paginator import Page, Paginator
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 
 

@@ -33,5 +33,3 @@ def _display(model, field, value) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     return str(value)
-
-

@@ -40,6 +40,4 @@ def search(request: HttpRequest) -> HttpResponse:
     query = form.cleaned_data["q"] if form.is_valid() else ""
     results = global_search(user=request.user, query=query)
     template = "crm/search.html#search-results" if request.htmx else "crm/search.html"
-    return render(
-        request, template, {"results": results, "search_query": query, "form": form}
-    )
+    return render(request, template, {"results": results, "search_query": query, "form": form})

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class OpportunitiesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'opportunities'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "opportunities"

@@ -1,3 +1,1 @@
-from django.db import models
-
-# Create your models here.
+"""Oportunidades, actividades and forecasts: built by the sales issue (models come with it)."""

@@ -1,3 +1,1 @@
-from django.db import models
-
-# Create your models here.
+"""Soporte: tickets, SLA and satisfaction (models come with their issue)."""

@@ -137,7 +137,9 @@ def test_update_archive_restore(rep, client_for):
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.is_archived
-    assert "archivada" in client.get(account.get_absolute_url()).text  # shows, and uses, the message
+    assert (
+        "archivada" in client.get(account.get_absolute_url()).text
+    )  # shows, and uses, the message
     listing = client.get(reverse("accounts:account-list"))
     assert account.name not in listing.text
     assert account.name in client.get(reverse("accounts:account-list"), {"archived": "on"}).text

@@ -33,7 +33,9 @@ def test_list_and_filters(rep, client_for):
     response = client.get(reverse("contacts:contact-list"))
     assert response.status_code == 200
     assert "Ana Zapata" in response.text and "Beto Yáñez" in response.text
-    response = client.get(reverse("contacts:contact-list"), {"lifecycle": "mql", "consent": "grant"})
+    response = client.get(
+        reverse("contacts:contact-list"), {"lifecycle": "mql", "consent": "grant"}
+    )
     assert "Ana Zapata" in response.text and "Beto Yáñez" not in response.text
     response = client.get(reverse("contacts:contact-list"), {"q": "yanez"}, HTTP_HX_REQUEST="true")
     assert "Beto Yáñez" in response.text and "<html" not in response.text
@@ -41,7 +43,9 @@ def test_list_and_filters(rep, client_for):
 
 def test_list_filtered_by_account_names_it(rep, client_for):
     contact = ContactFactory(owner=rep)
-    response = client_for(rep).get(reverse("contacts:contact-list"), {"account": contact.account_id})
+    response = client_for(rep).get(
+        reverse("contacts:contact-list"), {"account": contact.account_id}
+    )
     assert contact.account.name in response.text
     assert contact.full_name in response.text
 
@@ -55,7 +59,9 @@ def test_list_query_count_is_constant(rep, client_for, django_assert_max_num_que
     with django_assert_max_num_queries(8):
         assert client.get(reverse("contacts:contact-list")).status_code == 200
     with django_assert_max_num_queries(8):
-        client.get(reverse("contacts:contact-list"), {"page": 2, "consent": "grant", "sort": "account"})
+        client.get(
+            reverse("contacts:contact-list"), {"page": 2, "consent": "grant", "sort": "account"}
+        )
 
 
 def test_detail_shows_consent_and_history(rep, client_for, django_assert_max_num_queries):
@@ -124,7 +130,12 @@ def test_record_consent_withdrawal(rep, client_for):
     ConsentFactory(contact=contact)
     response = client_for(rep).post(
         reverse("contacts:contact-consent", args=[contact.pk]),
-        {"channel": "email", "action": "withdraw", "source": "telefono", "legal_basis": "consentimiento"},
+        {
+            "channel": "email",
+            "action": "withdraw",
+            "source": "telefono",
+            "legal_basis": "consentimiento",
+        },
     )
     assert response.status_code == 302
     assert contact.consents.count() == 2
@@ -135,7 +146,8 @@ def test_record_consent_withdrawal(rep, client_for):
 def test_record_consent_with_bad_data_changes_nothing(rep, client_for):
     contact = ContactFactory(owner=rep)
     client_for(rep).post(
-        reverse("contacts:contact-consent", args=[contact.pk]), {"channel": "fax", "action": "grant"}
+        reverse("contacts:contact-consent", args=[contact.pk]),
+        {"channel": "fax", "action": "grant"},
     )
     assert contact.consents.count() == 0
 

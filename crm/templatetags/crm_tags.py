@@ -31,7 +31,13 @@ def sort_link(context, key: str, label: str) -> str:
     elif current == f"-{key}":
         arrow = " ▼"
     url = f"?{query.urlencode()}"
-    return format_html('<a href="{}" hx-get="{}" class="link-body-emphasis text-decoration-none">{}{}</a>', url, url, label, arrow)
+    return format_html(
+        '<a href="{}" hx-get="{}" class="link-body-emphasis text-decoration-none">{}{}</a>',
+        url,
+        url,
+        label,
+        arrow,
+    )
 
 
 TIER_COLOURS = {"A": "success", "B": "primary", "C": "warning", "D": "secondary"}

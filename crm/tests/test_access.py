@@ -87,7 +87,12 @@ def test_consent_changes(request, client_for, records, role):
     contact = records["contact"]
     response = client.post(
         reverse("contacts:contact-consent", args=[contact.pk]),
-        {"channel": "email", "action": "grant", "source": "telefono", "legal_basis": "consentimiento"},
+        {
+            "channel": "email",
+            "action": "grant",
+            "source": "telefono",
+            "legal_basis": "consentimiento",
+        },
     )
     if role in CONSENT_RECORDERS:
         assert response.status_code == 302

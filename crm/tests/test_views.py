@@ -55,7 +55,11 @@ def test_password_change(client_for, rep):
     assert client.get(reverse("crm:password-change")).status_code == 200
     response = client.post(
         reverse("crm:password-change"),
-        {"old_password": PASSWORD, "new_password1": "Otra-Clave-2026!", "new_password2": "Otra-Clave-2026!"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Otra-Clave-2026!",
+            "new_password2": "Otra-Clave-2026!",
+        },
     )
     assert response.status_code == 302
     rep.refresh_from_db()
