@@ -7,6 +7,7 @@ from accounts.models import Account, Industry, Relationship, Size, Status, Tier
 from crm.forms_utils import multi_choice
 from crm.models import Country, User
 from crm.permissions import assignable_owners, sales_users
+from crm.text import format_phone
 
 SORT_CHOICES = [
     ("name", _("Nombre (A-Z)")),
@@ -50,14 +51,21 @@ class AccountForm(forms.ModelForm):
             "tax_id": _(
                 "RFC en México; NIF, NIE o CIF en España. Se comprueba el dígito verificador."
             ),
-            "tier_override": _("Déjalo vacío para usar la clasificación calculada por ventas."),
+            "tier_override": _("«Automática» usa la clasificación calculada por las ventas."),
             "tags": _("Separadas por comas."),
         }
+
+    PHONE_FIELDS: tuple[str, ...] = ("phone",)
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_owners(user)
         self.fields["owner"].required = False
+        self.fields["owner"].empty_label = "—"
+        if self.instance.pk:
+            # Shown as people write them; the model stores E.164 again on save.
+            for name in self.PHONE_FIELDS:
+                self.initial[name] = format_phone(getattr(self.instance, name))
         self.fields["owner"].help_text = _("Si lo dejas vacío, la cuenta es tuya.")
         self.fields["tier_override"].choices = [("", _("Automática")), *Tier.choices]
         self.helper = FormHelper()
@@ -106,7 +114,7 @@ class AccountForm(forms.ModelForm):
 
 class AccountFilterForm(forms.Form):
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
-    status = multi_choice(_("Estado"), Status.choices)
+    status = multi_choice(_("Situación"), Status.choices)
     tier = multi_choice(_("Clasificación"), Tier.choices)
     industry = multi_choice(_("Sector"), Industry.choices)
     size = multi_choice(_("Tamaño"), Size.choices)

@@ -75,7 +75,7 @@ class Account(TimeStampedModel, AddressModel):
         default=Relationship.CUSTOMER,
     )
     status = models.CharField(
-        _("estado"), max_length=10, choices=Status.choices, default=Status.PROSPECT
+        _("situación"), max_length=10, choices=Status.choices, default=Status.PROSPECT
     )
     phone = models.CharField(_("teléfono"), max_length=20, blank=True)
     phone_digits = models.CharField(max_length=20, blank=True, editable=False)

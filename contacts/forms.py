@@ -9,6 +9,7 @@ from contacts.models import Consent, Contact, LeadSource, Lifecycle
 from crm.forms_utils import multi_choice
 from crm.models import Country, User
 from crm.permissions import assignable_owners, sales_users
+from crm.text import format_phone
 from crm.widgets import RecordPicker
 
 SORT_CHOICES = [
@@ -61,10 +62,17 @@ class ContactForm(forms.ModelForm):
         }
         help_texts = {"tags": _("Separadas por comas.")}
 
+    PHONE_FIELDS: tuple[str, ...] = ("phone", "mobile")
+
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_owners(user)
         self.fields["owner"].required = False
+        self.fields["owner"].empty_label = "—"
+        if self.instance.pk:
+            # Shown as people write them; the model stores E.164 again on save.
+            for name in self.PHONE_FIELDS:
+                self.initial[name] = format_phone(getattr(self.instance, name))
         self.fields["owner"].help_text = _("Si lo dejas vacío, el contacto es tuyo.")
         self.fields["account"].queryset = Account.objects.filter(archived_at__isnull=True)
         self.fields["account"].widget = RecordPicker(

@@ -21,8 +21,15 @@ class FilterSelect(forms.Select):
         return context
 
 
+class FilterChoiceField(forms.MultipleChoiceField):
+    """Multiple values, where the select's empty option ("—") means no filter at all."""
+
+    def clean(self, value):
+        return [v for v in super().clean(value) if v]
+
+
 def multi_choice(label, choices) -> forms.MultipleChoiceField:
-    return forms.MultipleChoiceField(
+    return FilterChoiceField(
         label=label,
         choices=[("", "—"), *choices],
         required=False,

@@ -157,5 +157,6 @@ class AddressModel(models.Model):
 
     @property
     def address_line(self) -> str:
-        parts = [self.street, self.postal_code, self.city, self.region]
+        region = self.region if self.region != self.city else ""  # "Ciudad de México" once
+        parts = [self.street, self.postal_code, self.city, region]
         return ", ".join(p for p in parts if p)

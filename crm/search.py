@@ -15,6 +15,8 @@ class SearchResults:
     query: str
     accounts: list
     contacts: list
+    more_accounts: bool = False
+    more_contacts: bool = False
 
     @property
     def empty(self) -> bool:
@@ -25,6 +27,13 @@ def global_search(*, user: User, query: str, limit: int = 8) -> SearchResults:
     query = (query or "").strip()[:100]
     if len(fold(query)) < MIN_LENGTH:
         return SearchResults(query=query, accounts=[], contacts=[])
-    accounts = list(account_list(user=user, filters={"q": query})[:limit])
-    contacts = list(contact_list(user=user, filters={"q": query})[:limit])
-    return SearchResults(query=query, accounts=accounts, contacts=contacts)
+    # One row more than shown tells whether to offer "see all" without counting every match.
+    accounts = list(account_list(user=user, filters={"q": query})[: limit + 1])
+    contacts = list(contact_list(user=user, filters={"q": query})[: limit + 1])
+    return SearchResults(
+        query=query,
+        accounts=accounts[:limit],
+        contacts=contacts[:limit],
+        more_accounts=len(accounts) > limit,
+        more_contacts=len(contacts) > limit,
+    )

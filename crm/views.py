@@ -38,6 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    results = global_search(user=request.user, query=query)
+    # The navbar's suggestions show a few; the page itself shows more.
+    results = global_search(user=request.user, query=query, limit=8 if request.htmx else 25)
     template = "crm/search.html#search-results" if request.htmx else "crm/search.html"
     return render(request, template, {"results": results, "search_query": query, "form": form})

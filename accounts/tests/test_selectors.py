@@ -237,8 +237,8 @@ def test_history_lists_changes_newest_first_with_readable_values(rep):
     changes = {str(change["field"]): change for change in entries[0]["changes"]}
     assert changes["nombre comercial"]["old"] == "Antes"
     assert changes["nombre comercial"]["new"] == "Después"
-    assert changes["estado"]["old"] == "Prospecto"
-    assert changes["estado"]["new"] == "Activo"
+    assert changes["situación"]["old"] == "Prospecto"
+    assert changes["situación"]["new"] == "Activo"
     assert entries[1]["record"].history_type == "+"
     assert entries[1]["changes"] == []
 

@@ -161,3 +161,13 @@ def test_picker_suggests_accounts(rep, client_for):
     )
     assert response.status_code == 200
     assert "data-pick-id" in response.text and "Aceros del Norte" in response.text
+
+
+def test_untouched_filter_selects_do_not_filter(rep, client_for):
+    """The filter bar sends every select, the empty ones too: "—" means any value."""
+    AccountFactory(name="Aceros del Norte", owner=rep)
+    response = client_for(rep).get(
+        reverse("accounts:account-list"),
+        {"q": "", "status": "", "tier": "", "industry": "", "country": "", "owner": "", "sort": ""},
+    )
+    assert "Aceros del Norte" in response.text

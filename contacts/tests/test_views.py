@@ -161,3 +161,18 @@ def test_archive_and_restore(rep, client_for):
     client.post(reverse("contacts:contact-restore", args=[contact.pk]))
     contact.refresh_from_db()
     assert not contact.is_archived
+
+
+def test_untouched_filter_selects_do_not_filter(rep, client_for):
+    ContactFactory(owner=rep, first_name="Ana", last_name="Zapata")
+    response = client_for(rep).get(
+        reverse("contacts:contact-list"),
+        {"q": "zapata", "lifecycle": "", "consent": "", "lead_source": "", "min_score": ""},
+    )
+    assert "Ana Zapata" in response.text
+
+
+def test_edit_form_shows_phones_as_people_write_them(rep, client_for):
+    contact = ContactFactory(owner=rep, mobile="+525512345678")
+    response = client_for(rep).get(reverse("contacts:contact-update", args=[contact.pk]))
+    assert 'value="+52 55 1234 5678"' in response.text

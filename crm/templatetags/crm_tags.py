@@ -53,3 +53,9 @@ def tier_badge(tier: str) -> str:
         _("Clasificación"),
         tier,
     )
+
+
+@register.simple_tag
+def dotted(*parts) -> str:
+    """The non-empty parts joined by " · " (no stray separators when a value is missing)."""
+    return " · ".join(str(part) for part in parts if part not in (None, ""))
