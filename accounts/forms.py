@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
-from crm.forms_utils import multi_choice
+from crm.forms_utils import FastSelect, multi_choice
 from crm.models import Country, User
 from crm.permissions import assignable_owners, sales_users
 from crm.text import format_phone
@@ -125,14 +125,16 @@ class AccountFilterForm(forms.Form):
         queryset=User.objects.none(),
         required=False,
         empty_label="—",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
     )
     tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
     city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
     region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
     mine = forms.BooleanField(label=_("Solo las mías"), required=False)
     archived = forms.BooleanField(label=_("Archivadas"), required=False)
-    sort = forms.ChoiceField(label=_("Orden"), choices=SORT_CHOICES, required=False)
+    sort = forms.ChoiceField(
+        label=_("Orden"), choices=SORT_CHOICES, required=False, widget=FastSelect
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

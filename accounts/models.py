@@ -117,6 +117,12 @@ class Account(TimeStampedModel, AddressModel):
         ordering = ["name", "id"]
         indexes = [
             models.Index(fields=["name", "id"], name="account_name_idx"),
+            # The default list (not archived, by name): counted and paged from the index alone.
+            models.Index(
+                fields=["name", "id"],
+                condition=models.Q(archived_at__isnull=True),
+                name="account_live_name_idx",
+            ),
             models.Index(fields=["owner", "name"], name="account_owner_idx"),
             models.Index(fields=["status", "name"], name="account_status_idx"),
             models.Index(fields=["tier", "name"], name="account_tier_idx"),

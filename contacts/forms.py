@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
-from crm.forms_utils import multi_choice
+from crm.forms_utils import FastSelect, multi_choice
 from crm.models import Country, User
 from crm.permissions import assignable_owners, sales_users
 from crm.text import format_phone
@@ -142,14 +142,14 @@ class ContactFilterForm(forms.Form):
         label=_("Consentimiento"),
         choices=CONSENT_FILTER_CHOICES,
         required=False,
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
     )
     owner = forms.ModelChoiceField(
         label=_("Responsable"),
         queryset=User.objects.none(),
         required=False,
         empty_label="—",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
     )
     lead_source = multi_choice(_("Origen"), LeadSource.choices)
     country = multi_choice(_("País"), Country.choices)
@@ -162,7 +162,9 @@ class ContactFilterForm(forms.Form):
     region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
     mine = forms.BooleanField(label=_("Solo los míos"), required=False)
     archived = forms.BooleanField(label=_("Archivados"), required=False)
-    sort = forms.ChoiceField(label=_("Orden"), choices=SORT_CHOICES, required=False)
+    sort = forms.ChoiceField(
+        label=_("Orden"), choices=SORT_CHOICES, required=False, widget=FastSelect
+    )
 
     MORE = ("lead_source", "country", "min_score", "tag", "city", "region")
 

@@ -81,6 +81,12 @@ class Contact(TimeStampedModel, AddressModel):
         ordering = ["last_name", "first_name", "id"]
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"], name="contact_name_idx"),
+            # The default list (not archived, by name): counted and paged from the index alone.
+            models.Index(
+                fields=["last_name", "first_name", "id"],
+                condition=models.Q(archived_at__isnull=True),
+                name="contact_live_name_idx",
+            ),
             models.Index(fields=["owner", "last_name"], name="contact_owner_idx"),
             models.Index(fields=["lifecycle", "last_name"], name="contact_lifecycle_idx"),
             models.Index(fields=["lead_source"], name="contact_source_idx"),
@@ -250,3 +256,36 @@ class Consent(models.Model):
     @property
     def is_grant(self) -> bool:
         return self.action == self.Action.GRANT
+
+
+class ConsentLatest(models.Model):
+    """The latest ledger entry for each contact and channel: a projection of the ledger.
+
+    The ledger (Consent) is the truth and is never edited; this table only points at its latest
+    entry so that lists and segments can filter "who consents now" with an index instead of
+    scanning the ledger per contact. Only `consent_record` writes it, in the same transaction as
+    the entry; `consent_latest_rebuild` recomputes it from the ledger.
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="consent_latest", verbose_name=_("contacto")
+    )
+    channel = models.CharField(_("canal"), max_length=10, choices=Consent.Channel.choices)
+    entry = models.OneToOneField(
+        Consent, on_delete=models.CASCADE, related_name="+", verbose_name=_("registro")
+    )
+    # Copied from the (immutable) entry, so the filter needs no join.
+    action = models.CharField(_("acción"), max_length=10, choices=Consent.Action.choices)
+
+    class Meta:
+        verbose_name = _("consentimiento vigente")
+        verbose_name_plural = _("consentimientos vigentes")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "channel"], name="consent_latest_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["channel", "action", "contact"], name="consent_latest_filter_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.channel} {self.action}"

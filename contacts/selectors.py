@@ -2,7 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from contacts.models import Consent, Contact
+from contacts.models import Consent, ConsentLatest, Contact
 from crm.history import history_entries
 from crm.models import User
 from crm.permissions import editable_by_owner_q
@@ -23,10 +23,16 @@ PHONE_FIELDS = ("phone_digits", "mobile_digits")
 def latest_consent_action(channel: str = Consent.Channel.EMAIL) -> Subquery:
     """The latest ledger entry's action for the channel: "grant", "withdraw" or NULL."""
     return Subquery(
-        Consent.objects.filter(contact=OuterRef("pk"), channel=channel)
-        .order_by("-at", "-id")
-        .values("action")[:1]
+        ConsentLatest.objects.filter(contact=OuterRef("pk"), channel=channel).values("action")[:1]
     )
+
+
+def consent_filter_q(state: str, channel: str = Consent.Channel.EMAIL) -> Q:
+    """Contacts whose current consent for the channel is `state`: grant, withdraw or none."""
+    latest = ConsentLatest.objects.filter(contact=OuterRef("pk"), channel=channel)
+    if state == "none":
+        return ~Exists(latest)
+    return Exists(latest.filter(action=state))
 
 
 def contact_base(*, user: User) -> QuerySet[Contact]:
@@ -66,9 +72,7 @@ def contact_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact
     if (score := filters.get("min_score")) is not None:
         qs = qs.filter(lead_score__gte=score)
     if consent := filters.get("consent"):
-        qs = (
-            qs.filter(email_consent=consent) if consent != "none" else qs.filter(email_consent=None)
-        )
+        qs = qs.filter(consent_filter_q(consent))
     if tags := filters.get("tags"):
         qs = qs.filter(tags__name__in=tags).distinct()
     return qs.order_by(*SORTS.get(filters.get("sort") or "name", SORTS["name"]))
@@ -106,8 +110,9 @@ def contact_consent_ledger(*, contact: Contact) -> QuerySet[Consent]:
 
 
 def contact_has_consent(*, contact: Contact, channel: str = Consent.Channel.EMAIL) -> bool:
-    latest = contact.consents.filter(channel=channel).order_by("-at", "-id").first()
-    return latest is not None and latest.is_grant
+    return ConsentLatest.objects.filter(
+        contact=contact, channel=channel, action=Consent.Action.GRANT
+    ).exists()
 
 
 def contact_history(*, contact: Contact, limit: int = 20) -> list[dict]:

@@ -1,11 +1,11 @@
 """Every write to contacts and to the consent ledger: validated, atomic, audited."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.models import Consent, Contact
+from contacts.models import Consent, ConsentLatest, Contact
 from crm.audit import audit
 from crm.models import AuditEvent, User
 from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
@@ -161,6 +161,7 @@ def consent_record(
     )
     entry.full_clean()
     entry.save()
+    consent_latest_advance(entry)
     audit(
         actor=actor,
         action=AuditEvent.Action.CONSENT,
@@ -169,3 +170,53 @@ def consent_record(
         ip=ip_address,
     )
     return entry
+
+
+def consent_latest_advance(entry: Consent) -> None:
+    """Point the contact's projection at `entry` if it is the newest for its channel."""
+    latest = (
+        ConsentLatest.objects.select_for_update()
+        .select_related("entry")
+        .filter(contact_id=entry.contact_id, channel=entry.channel)
+        .first()
+    )
+    if latest is None:
+        ConsentLatest.objects.create(
+            contact_id=entry.contact_id, channel=entry.channel, entry=entry, action=entry.action
+        )
+    elif (entry.at, entry.pk) > (latest.entry.at, latest.entry.pk):
+        latest.entry = entry
+        latest.action = entry.action
+        latest.save(update_fields=["entry", "action"])
+
+
+REBUILD_SQL_POSTGRES = """
+    INSERT INTO contacts_consentlatest (contact_id, channel, entry_id, action)
+    SELECT DISTINCT ON (contact_id, channel) contact_id, channel, id, action
+    FROM contacts_consent
+    ORDER BY contact_id, channel, at DESC, id DESC
+"""
+
+
+@transaction.atomic
+def consent_latest_rebuild() -> int:
+    """Recompute the whole projection from the ledger (after a bulk load, or to verify it)."""
+    ConsentLatest.objects.all().delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(REBUILD_SQL_POSTGRES)
+            return cursor.rowcount
+    rows, seen = [], set()
+    ledger = Consent.objects.order_by("contact_id", "channel", "-at", "-id").values_list(
+        "id", "contact_id", "channel", "action"
+    )
+    for entry_id, contact_id, channel, action in ledger.iterator(chunk_size=5000):
+        if (contact_id, channel) not in seen:
+            seen.add((contact_id, channel))
+            rows.append(
+                ConsentLatest(
+                    contact_id=contact_id, channel=channel, entry_id=entry_id, action=action
+                )
+            )
+    ConsentLatest.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)

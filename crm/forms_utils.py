@@ -1,12 +1,40 @@
 """Small pieces that the apps' forms and list views share."""
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 
 
-class FilterSelect(forms.Select):
+class FastSelect(forms.Select):
+    """A select rendered in Python rather than through one template per option.
+
+    The filter bars re-render on every keystroke of live filtering, and Django's per-option
+    widget templates cost about a third of the list page's time.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if not isinstance(value, list | tuple):
+            value = [value]
+        selected = {str(v) for v in value if v not in (None, "")}
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        final_attrs.pop("multiple", None)
+        final_attrs["name"] = name
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) in selected else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
+class FilterSelect(FastSelect):
     """A one-line select that still reads every value of a repeated parameter (?x=a&x=b).
 
     Lists filter by several values when a link asks for them (e.g. "open leads" = lead, MQL,
@@ -14,11 +42,6 @@ class FilterSelect(forms.Select):
     """
 
     allow_multiple_selected = True
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        context["widget"]["attrs"].pop("multiple", None)
-        return context
 
 
 class FilterChoiceField(forms.MultipleChoiceField):
@@ -37,8 +60,25 @@ def multi_choice(label, choices) -> forms.MultipleChoiceField:
     )
 
 
+class KeysFirstPaginator(Paginator):
+    """Pages that read the ids of the page first, then only those rows.
+
+    A deep page (OFFSET 50,000) of full rows makes the database fetch every skipped row; the ids
+    alone come from an index, and the rows of the page are then read by primary key. One query
+    more, whatever the page.
+    """
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.object_list.filter(pk__in=ids).order_by()}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
 def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Page:
-    paginator = Paginator(queryset, per_page or settings.PAGE_SIZE)
+    paginator = KeysFirstPaginator(queryset, per_page or settings.PAGE_SIZE)
     return paginator.get_page(request.GET.get("page"))
 
 

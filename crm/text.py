@@ -5,6 +5,7 @@ number whatever its format, so records keep a normalised copy of what is searche
 `save()` from the fields themselves, so it can never drift from them).
 """
 
+import functools
 import re
 import unicodedata
 
@@ -65,6 +66,7 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_phone(e164: str) -> str:
     """The stored E.164 number as people write it ("+52 55 1234 5678")."""
     if not e164:

@@ -6,6 +6,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import AccountFactory
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
+from contacts.services import consent_latest_advance
 from crm.tests.factories import UserFactory
 from crm.text import fold
 
@@ -61,3 +62,10 @@ class ConsentFactory(DjangoModelFactory):
     text_version = "aviso-privacidad-v1"
     ip_address = factory.Faker("ipv4")
     user_agent = factory.Faker("user_agent")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As consent_record does: the projection of the latest entry follows the ledger.
+        entry = super()._create(model_class, *args, **kwargs)
+        consent_latest_advance(entry)
+        return entry

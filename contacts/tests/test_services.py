@@ -5,9 +5,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
-from contacts.models import Consent, Contact, Lifecycle
+from contacts.models import Consent, ConsentLatest, Contact, Lifecycle
 from contacts.selectors import contact_consent_state, contact_has_consent
 from contacts.services import (
+    consent_latest_rebuild,
     consent_record,
     contact_archive,
     contact_create,
@@ -430,3 +431,36 @@ def test_contacts_factory_makes_valid_contacts():
     for contact in ContactFactory.create_batch(5, owner=UserFactory(role=Role.VENDEDOR)):
         contact.full_clean()
         assert contact.account.owner == contact.owner
+
+
+def _projection() -> set[tuple]:
+    return set(ConsentLatest.objects.values_list("contact_id", "channel", "entry_id", "action"))
+
+
+def test_latest_consent_projection_follows_the_ledger_even_when_backdated(rep):
+    contact = ContactFactory(owner=rep)
+    now = timezone.now()
+    grant = consent_record(contact=contact, action="grant", source="formulario", at=now)
+    # An older withdrawal typed in later (e.g. from a paper form) does not become "current".
+    consent_record(
+        contact=contact, action="withdraw", source="usuario", actor=rep,
+        at=now - timedelta(days=3),
+    )  # fmt: skip
+    latest = ConsentLatest.objects.get(contact=contact, channel="email")
+    assert latest.entry == grant and latest.action == "grant"
+    withdrawal = consent_record(contact=contact, action="withdraw", source="baja")
+    latest.refresh_from_db()
+    assert latest.entry == withdrawal and latest.action == "withdraw"
+
+
+def test_projection_rebuilt_from_the_ledger_is_the_same(rep):
+    for i in range(6):
+        contact = ContactFactory(owner=rep)
+        consent_record(contact=contact, action="grant", source="formulario")
+        if i % 2:
+            consent_record(contact=contact, action="withdraw", source="baja")
+        if i % 3 == 0:
+            consent_record(contact=contact, action="grant", channel="whatsapp", source="telefono")
+    maintained = _projection()
+    assert consent_latest_rebuild() == len(maintained)
+    assert _projection() == maintained

@@ -1,0 +1,1 @@
+"""The benchmark of DESIGN.md §4: `python -m bench` (or `make bench`)."""

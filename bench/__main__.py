@@ -1,0 +1,408 @@
+"""Measure the pages of DESIGN.md §4 against their targets on the database in DATABASE_URL.
+
+Run from the repository root after `manage.py migrate`: `python -m bench`. The first run on an
+empty database builds the data with `seed_demo` (and times it); later runs reuse it. Each page
+is requested through the test client as a logged-in sales rep: a few warm-ups, then N timed
+requests (median and p95 of the server time) and one more request to count the SQL queries.
+Results are printed as a table and written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+from urllib.parse import urlencode
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+# Pages render `{% static %}`; without collectstatic the manifest storage would answer 500.
+os.environ.setdefault(
+    "STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage"
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+import phonenumbers  # noqa: E402
+from django.apps import apps  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import DEFAULT_DB_ALIAS, connection, connections  # noqa: E402
+from django.db.migrations.executor import MigrationExecutor  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import NoReverseMatch, reverse  # noqa: E402
+
+from accounts.models import Account  # noqa: E402
+from contacts.models import Contact  # noqa: E402
+from crm.models import Role, User  # noqa: E402
+
+TARGET_CONTACTS = 100_000
+TARGET_ACCOUNTS = 20_000
+WARMUPS = 3
+RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+# The rest of the §4 data set, built by seed_demo once those models exist.
+LATER_MODELS = {
+    "opportunities.Opportunity": 50_000,
+    "opportunities.Activity": 300_000,
+    "support.Ticket": 20_000,
+}
+
+
+@dataclass
+class Target:
+    median_ms: float | None
+    p95_ms: float
+    queries: int | None
+
+    def describe(self) -> str:
+        parts = []
+        if self.median_ms is not None:
+            parts.append(f"med≤{self.median_ms:g}")
+        parts.append(f"p95≤{self.p95_ms:g}")
+        if self.queries is not None:
+            parts.append(f"q≤{self.queries}")
+        return " ".join(parts)
+
+
+PAGE_TARGET = Target(median_ms=30, p95_ms=80, queries=12)
+SEARCH_TARGET = Target(median_ms=None, p95_ms=100, queries=None)
+
+
+@dataclass
+class Row:
+    page: str
+    url: str | None
+    target: str
+    status: str = "missing"
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    queries: int | None = None
+    passed: bool | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def main() -> int:
+    if _unapplied_migrations():
+        print("Hay migraciones sin aplicar: ejecute `python manage.py migrate` antes.")
+        return 2
+    data = _ensure_data()
+    rep = _rep()
+    if rep is None:
+        print("No hay ningún vendedor con cuentas; no se puede medir.")
+        return 2
+    pages = _pages(rep)
+    client = Client(raise_request_exception=False)
+    client.force_login(rep)
+    rows = [_measure(client, *page) for page in pages]
+    _print(data, rep, rows)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "database": {
+                    "vendor": connection.vendor,
+                    "version": _db_version(),
+                    "name": str(settings.DATABASES[DEFAULT_DB_ALIAS].get("NAME")),
+                },
+                "python": sys.version.split()[0],
+                "django": django.get_version(),
+                "runs": RUNS,
+                "warmups": WARMUPS,
+                "user": {"username": rep.username, "role": rep.role},
+                "data": data,
+                "pages": [asdict(row) for row in rows],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    print(f"\nResultados en {RESULTS}")
+    return 0 if all(row.passed for row in rows) else 1
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def _unapplied_migrations() -> bool:
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _ensure_data() -> dict:
+    contacts, accounts = Contact.objects.count(), Account.objects.count()
+    data: dict = {"seed": None}
+    if contacts < TARGET_CONTACTS:
+        missing_contacts = TARGET_CONTACTS - contacts
+        missing_accounts = max(0, TARGET_ACCOUNTS - accounts)
+        print(
+            f"Construyendo datos: {missing_contacts:,} contactos y {missing_accounts:,} cuentas "
+            "con seed_demo…",
+            flush=True,
+        )
+        out = StringIO()
+        started = time.perf_counter()
+        call_command("seed_demo", contacts=missing_contacts, accounts=missing_accounts, stdout=out)
+        seconds = time.perf_counter() - started
+        data["seed"] = {
+            "contacts": missing_contacts,
+            "accounts": missing_accounts,
+            "seconds": round(seconds, 1),
+            "target_seconds": 60,
+            "passed": seconds < 60,
+        }
+        print(out.getvalue().split("\n\n")[0])
+    else:
+        print(f"Datos existentes: {contacts:,} contactos, {accounts:,} cuentas (no se construyen).")
+        data["seed"] = _previous_seed()
+    counts = {
+        "accounts.Account": Account.objects.count(),
+        "contacts.Contact": Contact.objects.count(),
+        "contacts.Consent": apps.get_model("contacts", "Consent").objects.count(),
+        "taggit.TaggedItem": apps.get_model("taggit", "TaggedItem").objects.count(),
+        "crm.User": User.objects.count(),
+    }
+    not_built = {}
+    for label, target in LATER_MODELS.items():
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            not_built[label] = f"el modelo no existe todavía (objetivo §4: {target:,})"
+            continue
+        counts[label] = model.objects.count()
+        if counts[label] < target:
+            not_built[label] = f"seed_demo aún no lo genera ({counts[label]:,} de {target:,})"
+    data["counts"] = counts
+    data["not_built"] = not_built
+    return data
+
+
+def _previous_seed() -> dict | None:
+    """The build time measured by an earlier run on this same database, if there was one."""
+    try:
+        previous = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return None
+    same = (
+        previous.get("database", {}).get("name")
+        == str(settings.DATABASES[DEFAULT_DB_ALIAS].get("NAME"))
+        and previous.get("database", {}).get("vendor") == connection.vendor
+    )
+    seed = previous.get("data", {}).get("seed") if same else None
+    if seed:
+        seed.setdefault("measured", previous.get("date"))
+    return seed
+
+
+def _rep() -> User | None:
+    rep = User.objects.filter(username="vendedor1", role=Role.VENDEDOR).first()
+    if rep is None or not Account.objects.filter(owner=rep).exists():
+        rep = User.objects.filter(role=Role.VENDEDOR, accounts__isnull=False).order_by("pk").first()
+    return rep
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+def _pages(rep: User) -> list[tuple[str, str, tuple, dict, Target]]:
+    """(label, URL name, args, query, target) for every measured page, with real rows of `rep`."""
+    account = (
+        Account.objects.filter(owner=rep, archived_at=None, contacts__isnull=False)
+        .exclude(tax_id="")
+        .order_by("pk")
+        .first()
+        or Account.objects.filter(owner=rep).order_by("pk").first()
+    )
+    contact = (
+        Contact.objects.filter(owner=rep, archived_at=None, account__isnull=False)
+        .exclude(mobile="")
+        .exclude(email="")
+        .order_by("pk")
+        .first()
+        or Contact.objects.filter(owner=rep).order_by("pk").first()
+    )
+    account_pk = account.pk if account else 0
+    contact_pk = contact.pk if contact else 0
+    name = _accentless_name(rep)
+    email_fragment = contact.email.split("@")[0] if contact and contact.email else "gmail"
+    phone = _reformatted_phone(contact.mobile or contact.phone) if contact else "55 1234"
+    tax_id = account.tax_id if account and account.tax_id else "XAX010101000"
+    return [
+        ("cuentas: lista", "accounts:account-list", (), {}, PAGE_TARGET),
+        (
+            "cuentas: filtrada",
+            "accounts:account-list",
+            (),
+            {"status": "activo", "tier": "A"},
+            PAGE_TARGET,
+        ),
+        ("cuentas: página 400", "accounts:account-list", (), {"page": 400}, PAGE_TARGET),
+        ("contactos: lista", "contacts:contact-list", (), {}, PAGE_TARGET),
+        (
+            "contactos: filtrada",
+            "contacts:contact-list",
+            (),
+            {"lifecycle": "mql", "consent": "grant"},
+            PAGE_TARGET,
+        ),
+        ("contactos: página 2000", "contacts:contact-list", (), {"page": 2000}, PAGE_TARGET),
+        ("cuenta: ficha", "accounts:account-detail", (account_pk,), {}, PAGE_TARGET),
+        (
+            "cuenta: panel contactos",
+            "contacts:account-contacts-panel",
+            (account_pk,),
+            {},
+            PAGE_TARGET,
+        ),
+        ("contacto: ficha", "contacts:contact-detail", (contact_pk,), {}, PAGE_TARGET),
+        (f"buscar nombre «{name}»", "crm:search", (), {"q": name}, SEARCH_TARGET),
+        (
+            f"buscar correo «{email_fragment}»",
+            "crm:search",
+            (),
+            {"q": email_fragment},
+            SEARCH_TARGET,
+        ),
+        (f"buscar teléfono «{phone}»", "crm:search", (), {"q": phone}, SEARCH_TARGET),
+        (f"buscar RFC/CIF «{tax_id}»", "crm:search", (), {"q": tax_id}, SEARCH_TARGET),
+    ]
+
+
+def _accentless_name(rep: User) -> str:
+    """A common surname that people write with an accent, typed without it ("perez")."""
+    for surname in ("Pérez", "Hernández", "Martínez", "González", "Rodríguez", "López"):
+        if Contact.objects.filter(owner=rep, last_name__startswith=surname).exists():
+            return (
+                surname.lower()
+                .replace("é", "e")
+                .replace("á", "a")
+                .replace("í", "i")
+                .replace("ó", "o")
+            )
+    contact = Contact.objects.filter(owner=rep).order_by("pk").first()
+    return contact.last_name.split()[0].lower() if contact else "perez"
+
+
+def _reformatted_phone(e164: str) -> str:
+    """The stored "+525512345678" as a person types it: " 55 1234 5678"."""
+    if not e164:
+        return "55 1234"
+    number = phonenumbers.parse(e164, None)
+    return " " + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def _measure(
+    client: Client, label: str, name: str, args: tuple, query: dict, target: Target
+) -> Row:
+    try:
+        url = reverse(name, args=args)
+    except NoReverseMatch:
+        return Row(page=label, url=None, target=target.describe(), problems=[f"{name} no existe"])
+    if query:
+        url = f"{url}?{urlencode(query)}"
+    row = Row(page=label, url=url, target=target.describe())
+    response = client.get(url)
+    if response.status_code != 200:
+        row.status = str(response.status_code)
+        row.passed = False
+        return row
+    row.status = "200"
+    for _ in range(WARMUPS - 1):
+        client.get(url)
+    timings = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            row.status = str(response.status_code)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    row.queries = len(queries)
+    timings.sort()
+    row.median_ms = round(statistics.median(timings), 1)
+    row.p95_ms = round(timings[math.ceil(0.95 * len(timings)) - 1], 1)
+    if target.median_ms is not None and row.median_ms > target.median_ms:
+        row.problems.append("mediana")
+    if row.p95_ms > target.p95_ms:
+        row.problems.append("p95")
+    if target.queries is not None and row.queries > target.queries:
+        row.problems.append("consultas")
+    if row.status != "200":
+        row.problems.append("estado")
+    row.passed = not row.problems
+    return row
+
+
+def _print(data: dict, rep: User, rows: list[Row]) -> None:
+    print()
+    print(
+        f"Base de datos: {connection.vendor} {_db_version()}; usuario: {rep.username} ({rep.role})"
+    )
+    for label, count in data["counts"].items():
+        print(f"  {label}: {count:,}")
+    for label, why in data["not_built"].items():
+        print(f"  {label}: no construido — {why}")
+    if data["seed"]:
+        seed = data["seed"]
+        verdict = "ok" if seed["passed"] else "FALLA"
+        when = f", medido el {seed['measured']}" if seed.get("measured") else ""
+        print(f"  seed_demo: {seed['seconds']} s (objetivo < 60 s) {verdict}{when}")
+    print()
+    header = ("página", "mediana ms", "p95 ms", "consultas", "objetivo", "resultado")
+    table = [header]
+    for row in rows:
+        if row.median_ms is None:
+            result = "missing" if row.url is None else f"HTTP {row.status}"
+            table.append((row.page, "—", "—", "—", row.target, result))
+            continue
+        result = "pass" if row.passed else "FAIL (" + ", ".join(row.problems) + ")"
+        table.append(
+            (
+                row.page,
+                f"{row.median_ms:.1f}",
+                f"{row.p95_ms:.1f}",
+                str(row.queries),
+                row.target,
+                result,
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for n, line in enumerate(table):
+        cells = [
+            cell.ljust(width) if i in (0, 4, 5) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def _db_version() -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return cursor.fetchone()[0].split()[0]
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
