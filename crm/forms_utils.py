@@ -1,12 +1,12 @@
 """Small pieces that the apps' forms and list views share."""
 
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.forms.utils import flatatt
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 
 class FastSelect(forms.Select):
