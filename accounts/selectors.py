@@ -6,7 +6,7 @@ from accounts.models import Account
 from crm.history import history_entries
 from crm.models import User
 from crm.permissions import editable_by_owner_q
-from crm.search_query import text_query_q
+from crm.search_query import tag_prefetch, text_query_q
 
 SORTS = {
     "name": ("name", "id"),
@@ -29,7 +29,7 @@ def account_editable(*, user: User) -> QuerySet[Account]:
 
 def account_list(*, user: User, filters: dict | None = None) -> QuerySet[Account]:
     filters = filters or {}
-    qs = account_base(user=user).select_related("owner").prefetch_related("tags")
+    qs = account_base(user=user).select_related("owner").prefetch_related(tag_prefetch())
     if filters.get("archived"):
         qs = qs.filter(archived_at__isnull=False)
     else:

@@ -6,6 +6,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.account_list, name="account-list"),
+    path("total/", views.account_count, name="account-count"),
     path("elegir/", views.account_picker, name="account-picker"),
     path("nueva/", views.account_create, name="account-create"),
     path("<int:pk>/", views.account_detail, name="account-detail"),

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,8 +25,21 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"filter_form": form, "page_obj": page, "can_create": can_create_records(request.user)},
+        {
+            "filter_form": form,
+            "page_obj": page,
+            "can_create": can_create_records(request.user),
+            "count_url": reverse("accounts:account-count"),
+        },
     )
+
+
+@require_http_methods(["GET"])
+def account_count(request: HttpRequest) -> HttpResponse:
+    """The total of the list with these filters, loaded after the page (see ListPage)."""
+    form = AccountFilterForm(request.GET or None)
+    count = selectors.account_list(user=request.user, filters=form.filters()).count()
+    return render(request, "partials/list_count.html", {"count": count})
 
 
 def _get_account(request: HttpRequest, pk: int) -> Account:

@@ -257,6 +257,16 @@ def _pages(rep: User) -> list[tuple[str, str, tuple, dict, Target]]:
             PAGE_TARGET,
         ),
         ("contactos: página 2000", "contacts:contact-list", (), {"page": 2000}, PAGE_TARGET),
+        # The lists' totals load after the page, by their own request (crm.forms_utils.ListPage).
+        ("cuentas: total", "accounts:account-count", (), {}, PAGE_TARGET),
+        ("contactos: total", "contacts:contact-count", (), {}, PAGE_TARGET),
+        (
+            "contactos: total filtrado",
+            "contacts:contact-count",
+            (),
+            {"lifecycle": "mql", "consent": "grant"},
+            PAGE_TARGET,
+        ),
         ("cuenta: ficha", "accounts:account-detail", (account_pk,), {}, PAGE_TARGET),
         (
             "cuenta: panel contactos",

@@ -6,7 +6,7 @@ from contacts.models import Consent, ConsentLatest, Contact
 from crm.history import history_entries
 from crm.models import User
 from crm.permissions import editable_by_owner_q
-from crm.search_query import text_query_q
+from crm.search_query import tag_prefetch, text_query_q
 
 SORTS = {
     "name": ("last_name", "first_name", "id"),
@@ -49,7 +49,7 @@ def contact_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact
     qs = (
         contact_base(user=user)
         .select_related("owner", "account")
-        .prefetch_related("tags")
+        .prefetch_related(tag_prefetch())
         .annotate(email_consent=latest_consent_action())
     )
     qs = qs.filter(archived_at__isnull=not filters.get("archived"))

@@ -6,6 +6,7 @@ app_name = "contacts"
 
 urlpatterns = [
     path("", views.contact_list, name="contact-list"),
+    path("total/", views.contact_count, name="contact-count"),
     path("nuevo/", views.contact_create, name="contact-create"),
     path("<int:pk>/", views.contact_detail, name="contact-detail"),
     path("<int:pk>/editar/", views.contact_update, name="contact-update"),

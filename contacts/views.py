@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,11 +33,20 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             "filter_form": form,
             "page_obj": page,
             "can_create": can_create_records(request.user),
+            "count_url": reverse("contacts:contact-count"),
             "filter_account": account_by_pk(user=request.user, pk=filters["account"])
             if filters.get("account")
             else None,
         },
     )
+
+
+@require_http_methods(["GET"])
+def contact_count(request: HttpRequest) -> HttpResponse:
+    """The total of the list with these filters, loaded after the page (see ListPage)."""
+    form = ContactFilterForm(request.GET or None)
+    count = selectors.contact_list(user=request.user, filters=form.filters()).count()
+    return render(request, "partials/list_count.html", {"count": count})
 
 
 def _get_contact(request: HttpRequest, pk: int) -> Contact:

@@ -1,8 +1,9 @@
 """Small pieces that the apps' forms and list views share."""
 
+from dataclasses import dataclass
+
 from django import forms
 from django.conf import settings
-from django.core.paginator import Page, Paginator
 from django.forms.utils import flatatt
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -60,26 +61,69 @@ def multi_choice(label, choices) -> forms.MultipleChoiceField:
     )
 
 
-class KeysFirstPaginator(Paginator):
-    """Pages that read the ids of the page first, then only those rows.
+@dataclass
+class ListPage:
+    """One page of a list, found without counting the whole list.
 
-    A deep page (OFFSET 50,000) of full rows makes the database fetch every skipped row; the ids
-    alone come from an index, and the rows of the page are then read by primary key. One query
-    more, whatever the page.
+    Counting 100,000 filtered rows costs more than the page itself, so the page reads one id
+    more than it shows (to know whether a next page exists) and the total is loaded afterwards
+    by its own request (`list_count`). The ids come first, from an index; then only the rows of
+    the page are read by primary key, so a deep page (OFFSET 50,000) stays cheap.
     """
 
-    def page(self, number) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = min(bottom + self.per_page, self.count)
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        rows = {row.pk: row for row in self.object_list.filter(pk__in=ids).order_by()}
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+    object_list: list
+    number: int
+    per_page: int
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.object_list) - 1 if self.object_list else 0
 
 
-def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Page:
-    paginator = KeysFirstPaginator(queryset, per_page or settings.PAGE_SIZE)
-    return paginator.get_page(request.GET.get("page"))
+def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> ListPage:
+    per_page = per_page or settings.PAGE_SIZE
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except (TypeError, ValueError):
+        number = 1
+    bottom = (number - 1) * per_page
+    ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + per_page + 1])
+    has_next = len(ids) > per_page
+    ids = ids[:per_page]
+    rows = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
+    return ListPage(
+        object_list=[rows[pk] for pk in ids if pk in rows],
+        number=number,
+        per_page=per_page,
+        has_next=has_next,
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:

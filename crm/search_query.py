@@ -1,6 +1,7 @@
-"""How a typed query becomes a filter: one rule for every searchable model."""
+"""How a typed query becomes a filter, and how lists load tags: shared by the searchable models."""
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
+from taggit.models import TaggedItem
 
 from crm.text import fold, phone_query_digits
 
@@ -21,3 +22,12 @@ def text_query_q(query: str, *, text_field: str, digit_fields: tuple[str, ...] =
         for field in digit_fields:
             condition |= Q(**{f"{field}__contains": number})
     return condition
+
+
+def tag_prefetch() -> Prefetch:
+    """The tags of each row as `row.tag_items` (TaggedItem with its tag), in one query."""
+    return Prefetch(
+        "tagged_items",
+        queryset=TaggedItem.objects.select_related("tag").order_by("tag__name"),
+        to_attr="tag_items",
+    )

@@ -176,3 +176,12 @@ def test_edit_form_shows_phones_as_people_write_them(rep, client_for):
     contact = ContactFactory(owner=rep, mobile="+525512345678")
     response = client_for(rep).get(reverse("contacts:contact-update", args=[contact.pk]))
     assert 'value="+52 55 1234 5678"' in response.text
+
+
+def test_count_of_the_filtered_list(rep, client_for):
+    for i in range(4):
+        contact = ContactFactory(owner=rep)
+        if i % 2:
+            ConsentFactory(contact=contact)
+    response = client_for(rep).get(reverse("contacts:contact-count"), {"consent": "grant"})
+    assert response.status_code == 200 and "de 2 en total" in response.text

@@ -33,7 +33,9 @@ def _read_urls(records) -> list[str]:
         reverse("accounts:account-list"),
         reverse("accounts:account-detail", args=[account.pk]),
         reverse("accounts:account-picker") + "?q=a",
+        reverse("accounts:account-count"),
         reverse("contacts:contact-list"),
+        reverse("contacts:contact-count"),
         reverse("contacts:contact-detail", args=[contact.pk]),
         reverse("contacts:account-contacts-panel", args=[account.pk]),
     ]
