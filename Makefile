@@ -20,7 +20,10 @@ run: $(STAMP)
 	mkdir -p var/mail var/broker/queue var/broker/processed
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_demo --if-empty
-	$(VENV)/bin/honcho -f Procfile.dev start
+	@echo ""
+	@echo "  CRM: http://127.0.0.1:$(PORT)/   (usuarios de demostración arriba; correo enviado en var/mail/)"
+	@echo ""
+	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest

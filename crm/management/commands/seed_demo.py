@@ -853,6 +853,7 @@ class Command(BaseCommand):
     ):
         if if_empty and Account.objects.exists():
             self.stdout.write("Ya hay datos: no se cargan los datos de demostración.")
+            self.print_users()
             return
         self.stdout.write(f"Cargando datos de demostración (semilla {seed})…")
         result = seed_demo(contacts=contacts, accounts=accounts, seed=seed, stdout=self.stdout)
