@@ -4,9 +4,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
-from crm.forms_utils import FastSelect, multi_choice
+from crm.forms_utils import ListFilterForm, multi_choice
 from crm.models import Country, User
-from crm.permissions import assignable_owners, sales_users
+from crm.permissions import assignable_owners
 from crm.text import format_phone
 
 SORT_CHOICES = [
@@ -112,54 +112,18 @@ class AccountForm(forms.ModelForm):
         )
 
 
-class AccountFilterForm(forms.Form):
-    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+class AccountFilterForm(ListFilterForm):
     status = multi_choice(_("Situación"), Status.choices)
     tier = multi_choice(_("Clasificación"), Tier.choices)
     industry = multi_choice(_("Sector"), Industry.choices)
     size = multi_choice(_("Tamaño"), Size.choices)
     relationship = multi_choice(_("Relación"), Relationship.choices)
     country = multi_choice(_("País"), Country.choices)
-    owner = forms.ModelChoiceField(
-        label=_("Responsable"),
-        queryset=User.objects.none(),
-        required=False,
-        empty_label="—",
-        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
-    )
-    tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
-    city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
-    region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
-    mine = forms.BooleanField(label=_("Solo las mías"), required=False)
-    archived = forms.BooleanField(label=_("Archivadas"), required=False)
-    sort = forms.ChoiceField(
-        label=_("Orden"), choices=SORT_CHOICES, required=False, widget=FastSelect
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = sales_users()
-        for name in ("q", "tag", "city", "region"):
-            self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
-        self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})
-        for name in ("mine", "archived"):
-            self.fields[name].widget.attrs.update({"class": "form-check-input"})
 
     MORE = ("industry", "size", "relationship", "country", "tag", "city", "region")
 
-    def more(self) -> list:
-        """The filters folded under "Más filtros", to keep the bar short on a phone."""
-        return [self[name] for name in self.MORE]
-
-    def more_active(self) -> bool:
-        return self.is_bound and any(self.data.get(name) for name in self.MORE)
-
-    def filters(self) -> dict:
-        """The cleaned filters for the selector; an invalid value is dropped, not an error."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [], False)}
-        if tag := data.pop("tag", None):
-            data["tags"] = [tag]
-        return data
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sort"].choices = SORT_CHOICES
+        self.fields["mine"].label = _("Solo las mías")
+        self.fields["archived"].label = _("Archivadas")

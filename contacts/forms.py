@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
-from crm.forms_utils import FastSelect, multi_choice
+from crm.forms_utils import FastSelect, ListFilterForm, multi_choice
 from crm.models import Country, User
-from crm.permissions import assignable_owners, sales_users
+from crm.permissions import assignable_owners
 from crm.text import format_phone
 from crm.widgets import RecordPicker
 
@@ -135,20 +135,12 @@ def _max_100(value: int) -> None:
         raise forms.ValidationError(_("La puntuación va de 0 a 100."))
 
 
-class ContactFilterForm(forms.Form):
-    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+class ContactFilterForm(ListFilterForm):
     lifecycle = multi_choice(_("Etapa"), Lifecycle.choices)
     consent = forms.ChoiceField(
         label=_("Consentimiento"),
         choices=CONSENT_FILTER_CHOICES,
         required=False,
-        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
-    )
-    owner = forms.ModelChoiceField(
-        label=_("Responsable"),
-        queryset=User.objects.none(),
-        required=False,
-        empty_label="—",
         widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
     )
     lead_source = multi_choice(_("Origen"), LeadSource.choices)
@@ -157,41 +149,15 @@ class ContactFilterForm(forms.Form):
         label=_("Puntuación mínima"), required=False, min_value=0, max_value=100
     )
     account = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
-    city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
-    region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
-    mine = forms.BooleanField(label=_("Solo los míos"), required=False)
-    archived = forms.BooleanField(label=_("Archivados"), required=False)
-    sort = forms.ChoiceField(
-        label=_("Orden"), choices=SORT_CHOICES, required=False, widget=FastSelect
-    )
 
     MORE = ("lead_source", "country", "min_score", "tag", "city", "region")
+    TEXT_FIELDS = (*ListFilterForm.TEXT_FIELDS, "min_score")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = sales_users()
-        for name in ("q", "tag", "city", "region", "min_score"):
-            self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
-        self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})
-        for name in ("mine", "archived"):
-            self.fields[name].widget.attrs.update({"class": "form-check-input"})
-
-    def more(self) -> list:
-        return [self[name] for name in self.MORE]
-
-    def more_active(self) -> bool:
-        return self.is_bound and any(self.data.get(name) for name in self.MORE)
-
-    def filters(self) -> dict:
-        """The cleaned filters for the selector; an invalid value is dropped, not an error."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [], False)}
-        if tag := data.pop("tag", None):
-            data["tags"] = [tag]
-        return data
+        self.fields["sort"].choices = SORT_CHOICES
+        self.fields["mine"].label = _("Solo los míos")
+        self.fields["archived"].label = _("Archivados")
 
 
 class ConsentForm(forms.Form):

@@ -8,6 +8,9 @@ from django.forms.utils import flatatt
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from crm.permissions import sales_users
 
 
 class FastSelect(forms.Select):
@@ -128,3 +131,55 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Lis
 
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
+
+
+class ListFilterForm(forms.Form):
+    """The filter bar of a list: search, owner, tag, place, "mine", archived and order.
+
+    Subclasses add their categorical filters, their SORT_CHOICES, the labels of `mine` and
+    `archived`, and MORE (the filters folded under "Más filtros", to keep the bar short on a
+    phone).
+    """
+
+    MORE: tuple[str, ...] = ()
+    TEXT_FIELDS = ("q", "tag", "city", "region")
+
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    owner = forms.ModelChoiceField(
+        label=_("Responsable"),
+        queryset=None,
+        required=False,
+        empty_label="—",
+        widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
+    )
+    tag = forms.CharField(label=_("Etiqueta"), required=False, max_length=100)
+    city = forms.CharField(label=_("Ciudad"), required=False, max_length=100)
+    region = forms.CharField(label=_("Estado o provincia"), required=False, max_length=100)
+    mine = forms.BooleanField(required=False)
+    archived = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(label=_("Orden"), required=False, widget=FastSelect)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = sales_users()
+        for name in self.TEXT_FIELDS:
+            self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
+        self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})
+        for name in ("mine", "archived"):
+            self.fields[name].widget.attrs.update({"class": "form-check-input"})
+
+    def more(self) -> list:
+        return [self[name] for name in self.MORE]
+
+    def more_active(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.MORE)
+
+    def filters(self) -> dict:
+        """The cleaned filters for the selector; an invalid value is dropped, not an error."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [], False)}
+        if tag := data.pop("tag", None):
+            data["tags"] = [tag]
+        return data
