@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l es -l en --ignore=.venv --ignore=var --no-obsolete
+	$(PY) manage.py makemessages -l es -l en --ignore=.venv --ignore=var --ignore=bench --no-obsolete --no-wrap
 	$(PY) manage.py compilemessages --ignore=.venv -v0
 
 clean:
