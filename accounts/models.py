@@ -106,6 +106,8 @@ class Account(TimeStampedModel, AddressModel):
         verbose_name=_("clasificación"),
     )
     archived_at = models.DateTimeField(_("archivada"), null=True, blank=True)
+    # Kept by the service that logs an activity (opportunities.services.activities).
+    last_contacted_at = models.DateTimeField(_("último contacto"), null=True, blank=True)
     search_text = models.TextField(blank=True, editable=False)
 
     tags = TaggableManager(_("etiquetas"), blank=True)
@@ -113,7 +115,7 @@ class Account(TimeStampedModel, AddressModel):
     # (taggit's manager builds a queryset per row even when prefetched).
     tagged_items = GenericRelation(TaggedItem)
     history = HistoricalRecords(
-        excluded_fields=["search_text", "phone_digits", "updated_at", "tier"]
+        excluded_fields=["search_text", "phone_digits", "updated_at", "tier", "last_contacted_at"]
     )
 
     class Meta:

@@ -70,6 +70,8 @@ class Contact(TimeStampedModel, AddressModel):
     birthday = models.DateField(_("cumpleaños"), null=True, blank=True)
     notes = models.TextField(_("notas"), blank=True)
     archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
+    # Kept by the service that logs an activity (opportunities.services.activities).
+    last_contacted_at = models.DateTimeField(_("último contacto"), null=True, blank=True)
     search_text = models.TextField(blank=True, editable=False)
 
     tags = TaggableManager(_("etiquetas"), blank=True)
@@ -77,7 +79,13 @@ class Contact(TimeStampedModel, AddressModel):
     # (taggit's manager builds a queryset per row even when prefetched).
     tagged_items = GenericRelation(TaggedItem)
     history = HistoricalRecords(
-        excluded_fields=["search_text", "phone_digits", "mobile_digits", "updated_at"]
+        excluded_fields=[
+            "search_text",
+            "phone_digits",
+            "mobile_digits",
+            "updated_at",
+            "last_contacted_at",
+        ]
     )
 
     class Meta:

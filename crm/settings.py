@@ -190,6 +190,16 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+COMPANY_CURRENCY = env("COMPANY_CURRENCY", default="MXN")
+COMPANY = {
+    "name": env("COMPANY_NAME", default="Mi Empresa S.A. de C.V."),
+    "tax_id": env("COMPANY_TAX_ID", default=""),
+    "address": env("COMPANY_ADDRESS", default=""),
+    "phone": env("COMPANY_PHONE", default=""),
+    "email": env("COMPANY_EMAIL", default=""),
+    "logo": env("COMPANY_LOGO", default=""),  # a path under static/, e.g. "img/logo.png"
+    "country": env("COMPANY_COUNTRY", default="MX"),
+}
 
 CACHES = {
     "default": (

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("crm.site_urls")),
     path("cuentas/", include("accounts.urls")),
     path("contactos/", include("contacts.urls")),
+    path("ventas/", include("opportunities.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

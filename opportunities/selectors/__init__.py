@@ -1,0 +1,1 @@
+"""Every read of the sales app, by area: activities, pipeline, forecast, tiers."""

@@ -1,0 +1,3 @@
+"""Celery tasks: activities."""
+
+__all__: list[str] = []

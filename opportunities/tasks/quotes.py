@@ -1,0 +1,3 @@
+"""Celery tasks: quotes."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Celery tasks: tiers."""
+
+__all__: list[str] = []

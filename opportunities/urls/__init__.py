@@ -1,0 +1,5 @@
+from opportunities.urls import activities, forecast, pipeline
+
+app_name = "opportunities"
+
+urlpatterns = [*activities.urlpatterns, *pipeline.urlpatterns, *forecast.urlpatterns]

@@ -1,0 +1,1 @@
+"""The sales app's pages, by area (see urls/)."""
