@@ -57,7 +57,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "accounts/account_detail.html",
         {
             "account": account,
-            "panels": panels_for(account),
+            "panels": panels_for(account, user=request.user),
             "history": selectors.account_history(account=account),
         },
     )

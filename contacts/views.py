@@ -71,7 +71,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contacts/contact_detail.html",
         {
             "contact": contact,
-            "panels": panels_for(contact),
+            "panels": panels_for(contact, user=request.user),
             "consents": selectors.contact_consent_state(contact=contact),
             "consent_form": ConsentForm()
             if contact.can_edit or request.user.is_marketing

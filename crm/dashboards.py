@@ -1,10 +1,19 @@
-"""What each role's home page shows (later issues add their own figures)."""
+"""What each role's home page shows (later issues add their own figures).
+
+Every figure is an aggregate or a bounded list, so the home costs the same number of queries
+whatever the size of the portfolio.
+"""
 
 from itertools import chain
 
 from accounts.models import Account
 from contacts.models import Contact
 from crm.models import Role, User
+from opportunities.money import Rates
+from opportunities.permissions import can_manage_team, can_sell
+from opportunities.selectors.activities import agenda_today, visits_pending
+from opportunities.selectors.analytics import team_activity_week
+from opportunities.selectors.forecast import current_quarter, forecast_for, pipeline_by_stage
 
 
 def home_for(*, user: User) -> dict:
@@ -26,6 +35,38 @@ def home_for(*, user: User) -> dict:
         "accounts_active": accounts.filter(status="activo").count(),
         "leads_count": contacts.filter(lifecycle__in=["lead", "mql", "sql"]).count(),
         "recent_changes": recent_changes(scope=scope),
+        **sales_home(user=user),
+    }
+
+
+def sales_home(*, user: User) -> dict:
+    """The sales figures of the home: a rep's pipeline and quarter, a manager's team quarter.
+
+    Support and marketing see no amounts (DESIGN.md §1): they get nothing from here.
+    """
+    if not can_sell(user):
+        return {}
+    rates = Rates()
+    quarter = current_quarter()
+    forecast = forecast_for(user=user, period=quarter, rates=rates)
+    if can_manage_team(user):
+        activity = team_activity_week(user=user)
+        return {
+            "sales_role": "manager",
+            "quarter": quarter,
+            "team_forecast": forecast,
+            "team_rows": [
+                (row, activity["by_owner"].get(row.owner.pk, 0)) for row in forecast.rows
+            ],
+            "team_activity": activity,
+        }
+    return {
+        "sales_role": "rep",
+        "quarter": quarter,
+        "my_quarter": forecast.row_for(user.pk),
+        "my_pipeline": pipeline_by_stage(user=user, rates=rates),
+        "agenda_today": agenda_today(user=user),
+        "visits_pending": visits_pending(user=user, limit=5),
     }
 
 

@@ -5,6 +5,7 @@ page loads with htmx, so that a lower app (accounts) never reaches into a higher
 templates. Apps register their panels in `AppConfig.ready()`; the detail views ask for them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -19,6 +20,8 @@ class Panel:
     # The full list behind "Ver todo", filtered to the record: e.g. contacts?account=<pk>.
     list_url_name: str | None = None
     list_filter: str = ""
+    # Who sees the panel at all (e.g. no opportunities for support); None: everyone.
+    visible_to: Callable[[object], bool] | None = None
 
     def url(self, obj) -> str:
         return reverse(self.url_name, args=[obj.pk])
@@ -37,8 +40,9 @@ def register_panel(model_label: str, panel: Panel) -> None:
     _PANELS[model_label] = sorted([*panels, panel], key=lambda p: p.order)
 
 
-def panels_for(obj) -> list[dict]:
+def panels_for(obj, *, user) -> list[dict]:
     return [
         {"key": p.key, "title": p.title, "url": p.url(obj), "list_url": p.list_url(obj)}
         for p in _PANELS.get(obj._meta.label_lower, [])
+        if p.visible_to is None or p.visible_to(user)
     ]

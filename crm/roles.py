@@ -6,6 +6,9 @@ from crm.models import Role
 SECTIONS: dict[str, set[str]] = {
     "accounts": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
     "contacts": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
+    "agenda": {Role.VENDEDOR, Role.GERENTE, Role.ADMINISTRADOR},
+    "sales": {Role.VENDEDOR, Role.GERENTE, Role.ADMINISTRADOR},
+    "team": {Role.GERENTE, Role.ADMINISTRADOR},
     "admin": {Role.ADMINISTRADOR},
 }
 

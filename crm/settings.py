@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL and EMAIL_URL to use PostgreSQL, Redis and SMTP instead.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -190,6 +191,29 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic jobs; django-celery-beat copies them into its tables, where an administrator can
+# pause or reschedule them.
+CELERY_BEAT_SCHEDULE = {
+    "activity-reminders": {
+        "task": "opportunities.activity_reminders_send",
+        "schedule": 300.0,
+    },
+    "visits-plan-weekly": {
+        "task": "opportunities.visits_plan_weekly",
+        "schedule": crontab(minute=0, hour=18, day_of_week="sun"),
+    },
+    "account-tiers-nightly": {
+        "task": "opportunities.account_tiers_compute",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    "sessions-clear-nightly": {
+        "task": "crm.tasks.sessions_clear",
+        "schedule": crontab(minute=0, hour=3),
+    },
+}
+ACTIVITY_REMINDER_MINUTES = env.int("ACTIVITY_REMINDER_MINUTES", default=60)
+# The address of the site in links sent by email (reminders, quotes, surveys).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 COMPANY_CURRENCY = env("COMPANY_CURRENCY", default="MXN")
 COMPANY = {
     "name": env("COMPANY_NAME", default="Mi Empresa S.A. de C.V."),

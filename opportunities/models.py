@@ -163,7 +163,18 @@ class Opportunity(TimeStampedModel):
         verbose_name_plural = _("oportunidades")
         ordering = ["expected_close_date", "id"]
         indexes = [
-            models.Index(fields=["owner", "stage"], name="opp_owner_stage_idx"),
+            # The board: the first cards of each column in their order (closed ones newest
+            # first, open ones by close date) straight from the index, and the column totals
+            # from the index alone. The rep's own, and everyone's for managers/administrators.
+            models.Index(
+                fields=["owner", "stage", "-closed_at", "expected_close_date", "id"],
+                include=["pipeline", "currency", "amount"],
+                name="opp_board_owner_idx",
+            ),
+            models.Index(
+                fields=["stage", "-closed_at", "expected_close_date", "id"],
+                name="opp_board_stage_idx",
+            ),
             models.Index(fields=["stage", "expected_close_date"], name="opp_stage_close_idx"),
             models.Index(fields=["owner", "expected_close_date"], name="opp_owner_close_idx"),
             models.Index(fields=["account", "-expected_close_date"], name="opp_account_idx"),
@@ -388,6 +399,24 @@ class Activity(TimeStampedModel):
                 fields=["planned_at"],
                 condition=models.Q(status="planificada", reminder_sent_at__isnull=True),
                 name="activity_reminder_due_idx",
+            ),
+            # The agenda's days and week, in the order they show (Coalesce = Activity.when).
+            models.Index(
+                models.F("owner"),
+                models.Func(models.F("done_at"), models.F("planned_at"), function="COALESCE"),
+                models.F("id"),
+                name="activity_owner_when_idx",
+            ),
+            # The visit plan: an account's last done visit and next planned one, one probe each.
+            models.Index(
+                fields=["account", "done_at"],
+                condition=models.Q(kind="visita", status="hecha"),
+                name="activity_visit_done_idx",
+            ),
+            models.Index(
+                fields=["account", "planned_at"],
+                condition=models.Q(kind="visita", status="planificada"),
+                name="activity_visit_planned_idx",
             ),
         ]
         constraints = [

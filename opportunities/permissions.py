@@ -34,6 +34,11 @@ def activity_visible_q(user: User) -> Q:
     return _by_owner_q(user)
 
 
+def can_see_activities(user: User) -> bool:
+    """Sellers (their own), support (the customer's history) and administrators."""
+    return can_sell(user) or user.role == Role.SOPORTE
+
+
 def activity_editable_q(user: User) -> Q:
     return _by_owner_q(user)
 

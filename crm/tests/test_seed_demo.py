@@ -1,13 +1,17 @@
 """The demo data must look like a real customer base: valid tax ids and phones, unique e-mails,
-search text filled in, and a user for every role to log in with."""
+search text filled in, a user for every role to log in with, and sales data that keeps the
+rules of the sales models (stages, closing, activities, last contact, quotas)."""
 
+from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import phonenumbers
 import pytest
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, Max, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from taggit.models import TaggedItem
 
 from accounts.models import Account
@@ -16,6 +20,20 @@ from contacts.models import Consent, Contact
 from crm.management.commands.seed_demo import DEMO_PASSWORD
 from crm.models import Role, Team, User
 from crm.text import digits, fold
+from opportunities.models import (
+    Activity,
+    ActivityKind,
+    Currency,
+    ExchangeRate,
+    ForecastCategory,
+    LineItem,
+    Opportunity,
+    Product,
+    Quota,
+    Stage,
+    StageChange,
+)
+from opportunities.money import line_totals
 
 
 def _seed(**options) -> str:
@@ -108,11 +126,29 @@ def test_tags_and_consent_ledger(seeded):
         assert grant.at <= withdrawal.at
 
 
+SEEDED_MODELS = (
+    Account,
+    Contact,
+    User,
+    Opportunity,
+    StageChange,
+    LineItem,
+    Activity,
+    Quota,
+    Product,
+    ExchangeRate,
+)
+
+
+def _counts() -> tuple[int, ...]:
+    return tuple(model.objects.count() for model in SEEDED_MODELS)
+
+
 @pytest.mark.django_db
 def test_if_empty_adds_nothing_the_second_time(seeded):
-    counts = (Account.objects.count(), Contact.objects.count(), User.objects.count())
+    counts = _counts()
     out = _seed(contacts=200, if_empty=True)
-    assert (Account.objects.count(), Contact.objects.count(), User.objects.count()) == counts
+    assert _counts() == counts
     assert "no se cargan" in out
 
 
@@ -125,3 +161,157 @@ def test_running_again_without_if_empty_keeps_emails_and_tax_ids_unique(seeded):
     tax_ids = list(Account.objects.exclude(tax_id="").values_list("tax_id", flat=True))
     assert len(set(tax_ids)) == len(tax_ids)
     assert User.objects.filter(username__startswith="vendedor").count() == 3
+
+
+# -- sales data ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sales_data_by_default_ratios(seeded):
+    assert Opportunity.objects.count() == 100  # half the contacts
+    assert Activity.objects.count() == 600  # three per contact
+    assert "oportunidades" in seeded and "actividades" in seeded
+    assert "clasificación" in seeded  # recomputed, or said why not
+
+
+@pytest.mark.django_db
+def test_opportunities_in_every_stage_and_closed_consistently(seeded):
+    today = timezone.localdate()
+    stages = list(Stage.objects.filter(pipeline__is_default=True))
+    assert len(stages) == 6
+    by_stage = dict(
+        Opportunity.objects.values_list("stage").annotate(n=Count("id")).values_list("stage", "n")
+    )
+    assert all(by_stage.get(stage.pk, 0) > 0 for stage in stages), by_stage
+    opps = Opportunity.objects.select_related("stage", "account", "contact")
+    for opp in opps:
+        assert opp.owner_id == opp.account.owner_id
+        assert opp.contact is None or opp.contact.account_id == opp.account_id
+        assert opp.amount > 0
+        assert opp.currency in (Currency.MXN, Currency.EUR, Currency.USD)
+        if opp.currency == Currency.EUR:
+            assert opp.account.country == "ES"
+        assert today - timedelta(days=366) <= opp.expected_close_date <= today + timedelta(183)
+        assert opp.created_at <= timezone.now()
+        if opp.stage.is_won or opp.stage.is_lost:
+            assert opp.closed_at is not None and opp.closed_at <= timezone.now()
+            assert opp.forecast_category == ForecastCategory.CLOSED
+            assert opp.expected_close_date == timezone.localdate(opp.closed_at)
+            assert opp.created_at <= opp.closed_at
+            assert bool(opp.won_reason) == opp.stage.is_won
+            assert bool(opp.lost_reason) == opp.stage.is_lost
+        else:
+            assert opp.closed_at is None
+            assert opp.forecast_category != ForecastCategory.CLOSED
+            assert not opp.won_reason and not opp.lost_reason
+    assert opps.filter(currency=Currency.MXN).count() > opps.count() * 0.7
+
+
+@pytest.mark.django_db
+def test_line_items_make_the_amount_and_stage_history_leads_to_the_stage(seeded):
+    with_lines = Opportunity.objects.filter(line_items__isnull=False).distinct()
+    assert with_lines.exists()
+    for opp in with_lines.prefetch_related("line_items", "account"):
+        total = Decimal("0")
+        for line in opp.line_items.all():
+            net, _tax = line_totals(
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount_pct=line.discount_pct,
+                tax_rate=line.tax_rate,
+            )
+            total += net
+            assert line.tax_rate == (Decimal("21") if opp.account.country == "ES" else 16)
+        assert opp.amount == total
+    first = Stage.objects.get(pipeline__is_default=True, order=1)
+    with_history = Opportunity.objects.filter(stage_changes__isnull=False).distinct()
+    assert with_history.count() > Opportunity.objects.count() * 0.3
+    for opp in with_history:
+        changes = list(opp.stage_changes.order_by("at", "id"))
+        assert changes[0].from_stage_id is None and changes[0].to_stage_id == first.pk
+        assert changes[-1].to_stage_id == opp.stage_id
+        for before, after in zip(changes, changes[1:], strict=False):
+            assert after.from_stage_id == before.to_stage_id
+            assert before.at <= after.at
+        assert all(change.by_id == opp.owner_id for change in changes)
+
+
+@pytest.mark.django_db
+def test_activities_keep_the_constraints(seeded):
+    now = timezone.now()
+    activities = list(Activity.objects.select_related("account", "contact"))
+    assert {a.kind for a in activities} == set(ActivityKind.values)
+    assert {a.status for a in activities} == set(Activity.Status.values)
+    for activity in activities:
+        assert activity.account_id or activity.contact_id
+        if activity.status == Activity.Status.PLANNED:
+            assert activity.planned_at is not None and activity.done_at is None
+            assert activity.planned_at <= now + timedelta(days=29)
+        if activity.status == Activity.Status.DONE:
+            assert activity.done_at is not None and activity.outcome
+            assert now - timedelta(days=366) <= activity.done_at <= now
+        if activity.account_id:
+            assert activity.owner_id == activity.account.owner_id
+            if activity.contact_id:
+                assert activity.contact.account_id == activity.account_id
+        else:
+            assert activity.owner_id == activity.contact.owner_id
+        if activity.opportunity_id:
+            assert activity.opportunity.account_id == activity.account_id
+    done = sum(a.status == Activity.Status.DONE for a in activities)
+    assert done > len(activities) * 0.7
+    ahead = [a for a in activities if a.status == "planificada" and a.planned_at > now]
+    assert ahead  # the agenda of the next four weeks is not empty
+
+
+@pytest.mark.django_db
+def test_last_contacted_at_is_the_latest_done_activity(seeded):
+    for model, field in ((Account, "activities"), (Contact, "activities")):
+        rows = model.objects.annotate(
+            latest=Max(f"{field}__done_at", filter=Q(**{f"{field}__status": "hecha"}))
+        ).values_list("last_contacted_at", "latest")
+        assert all(last == latest for last, latest in rows)
+        assert any(last is not None for last, _latest in rows)
+
+
+@pytest.mark.django_db
+def test_quotas_products_and_rates(seeded):
+    year = timezone.localdate().year
+    quotas = list(Quota.objects.all())
+    assert quotas
+    assert all(q.month.day == 1 and q.month.year == year and q.amount > 0 for q in quotas)
+    per_owner = Quota.objects.values("owner").annotate(n=Count("id"))
+    assert {row["n"] for row in per_owner} == {12}
+    assert set(User.objects.filter(quotas__isnull=False).values_list("role", flat=True)) <= {
+        Role.VENDEDOR,
+        Role.GERENTE,
+    }
+    assert User.objects.filter(role=Role.VENDEDOR, quotas__isnull=True).count() == 0
+    assert Product.objects.count() >= 35
+    assert set(Product.objects.values_list("tax_rate", flat=True)) == {Decimal("16.00")}
+    assert set(ExchangeRate.objects.values_list("currency", flat=True)) == (
+        set(Currency.values) - {"MXN"}
+    )
+
+
+@pytest.mark.django_db
+def test_options_set_the_sales_volume(db):
+    _seed(contacts=60, opportunities=7, activities=11)
+    assert (Opportunity.objects.count(), Activity.objects.count()) == (7, 11)
+
+
+@pytest.mark.django_db
+def test_only_sales_adds_sales_data_to_existing_customers(db):
+    _seed(contacts=120, opportunities=0, activities=0)
+    customers = (Account.objects.count(), Contact.objects.count(), TaggedItem.objects.count())
+    assert Opportunity.objects.count() == 0 and Quota.objects.exists()
+    out = _seed(only_sales=True)
+    assert (Account.objects.count(), Contact.objects.count(), TaggedItem.objects.count()) == (
+        customers
+    )
+    assert Opportunity.objects.count() == 60 and Activity.objects.count() == 360
+    assert "datos de ventas" in out
+    assert Contact.objects.filter(last_contacted_at__isnull=False).exists()
+    counts = _counts()
+    out = _seed(only_sales=True, if_empty=True)
+    assert _counts() == counts and "no se cargan" in out

@@ -26,3 +26,11 @@ def test_sessions_clear_deletes_expired_sessions_once(eager):
     sessions_clear.delay()
     sessions_clear.delay()
     assert list(Session.objects.values_list("session_key", flat=True)) == ["vigente"]
+
+
+def test_every_periodic_job_names_a_registered_task():
+    from django.conf import settings
+
+    app.loader.import_default_modules()
+    for job in settings.CELERY_BEAT_SCHEDULE.values():
+        assert job["task"] in app.tasks, job["task"]

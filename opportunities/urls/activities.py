@@ -1,1 +1,35 @@
-urlpatterns: list = []
+"""Activities, the agenda, the visit plan and the calendar feed (mounted under /ventas/)."""
+
+from django.urls import path
+
+from opportunities.views import activities as views
+
+urlpatterns = [
+    path("agenda/", views.agenda, name="agenda"),
+    path("agenda/semana/", views.agenda_week, name="agenda-week"),
+    path("agenda/visitas-pendientes/", views.visits_pending, name="visits-pending"),
+    path("actividades/", views.activity_list, name="activity-list"),
+    path("actividades/nueva/", views.activity_create, name="activity-create"),
+    path("actividades/registrar/", views.activity_log, name="activity-log"),
+    path("actividades/<int:pk>/", views.activity_detail, name="activity-detail"),
+    path("actividades/<int:pk>/editar/", views.activity_update, name="activity-update"),
+    path("actividades/<int:pk>/hecha/", views.activity_complete, name="activity-complete"),
+    path("actividades/<int:pk>/cancelar/", views.activity_cancel, name="activity-cancel"),
+    path(
+        "actividades/de-cuenta/<int:account_pk>/",
+        views.account_activities_panel,
+        name="account-activities-panel",
+    ),
+    path(
+        "actividades/de-contacto/<int:contact_pk>/",
+        views.contact_activities_panel,
+        name="contact-activities-panel",
+    ),
+    path(
+        "actividades/de-contacto/<int:contact_pk>/<str:channel>/",
+        views.contact_attempt,
+        name="contact-attempt",
+    ),
+    path("calendario/rotar/", views.calendar_feed_rotate, name="calendar-feed-rotate"),
+    path("calendario/<slug:token>.ics", views.calendar_feed, name="calendar-feed"),
+]

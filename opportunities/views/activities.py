@@ -1,0 +1,614 @@
+"""Pages of activities: the sheet's panels and quick log, the agenda, the week, the visit plan,
+an activity's page, and the ICS feed a phone's calendar subscribes to."""
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import Account
+from accounts.selectors import account_base
+from contacts.models import Contact
+from contacts.selectors import contact_base
+from crm.forms_utils import paginate
+from crm.models import User
+from opportunities.forms.activities import (
+    ActivityCompleteForm,
+    ActivityEditForm,
+    ActivityLogForm,
+    ActivityPlanForm,
+    AgendaOwnerForm,
+)
+from opportunities.models import Activity, ActivityKind, CalendarFeed
+from opportunities.permissions import can_sell
+from opportunities.selectors import activities as selectors
+from opportunities.services import activities as services
+
+QUICK_KINDS = [
+    (ActivityKind.VISIT, "bi-geo-alt"),
+    (ActivityKind.CALL, "bi-telephone"),
+    (ActivityKind.MEETING, "bi-people"),
+    (ActivityKind.WHATSAPP, "bi-whatsapp"),
+    (ActivityKind.EMAIL, "bi-envelope"),
+    (ActivityKind.TASK, "bi-check2-square"),
+]
+T = "opportunities/activities/"
+
+
+class LinkRedirect(HttpResponseRedirect):
+    """A redirect to the dialler or to WhatsApp, after the attempt has been logged."""
+
+    allowed_schemes = ["tel", "https"]
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _require_seller(request: HttpRequest) -> None:
+    if not can_sell(request.user):
+        raise PermissionDenied(_("Tu rol no tiene agenda de actividades."))
+
+
+# The customer and the sheet's panels ----------------------------------------------------------
+
+
+class Customer:
+    """The account or contact whose sheet the panel sits on."""
+
+    def __init__(self, *, account: Account | None = None, contact: Contact | None = None):
+        self.contact = contact
+        self.account = account or (contact.account if contact else None)
+        self.scope = "contact" if contact else "account"
+        self.obj = contact or account
+        self.dom_id = f"activity-panel-{self.scope}-{self.obj.pk}"
+        self.query = f"{self.scope}={self.obj.pk}"
+
+    @property
+    def panel_url(self) -> str:
+        return reverse(f"opportunities:{self.scope}-activities-panel", args=[self.obj.pk])
+
+    @property
+    def log_url(self) -> str:
+        return f"{reverse('opportunities:activity-log')}?{self.query}"
+
+
+def _account(request: HttpRequest, pk) -> Account:
+    account = account_base(user=request.user).filter(pk=_int(pk) or 0).first()
+    if account is None:
+        raise Http404(_("No existe esa cuenta."))
+    return account
+
+
+def _contact(request: HttpRequest, pk) -> Contact:
+    contact = (
+        contact_base(user=request.user).select_related("account").filter(pk=_int(pk) or 0).first()
+    )
+    if contact is None:
+        raise Http404(_("No existe ese contacto."))
+    return contact
+
+
+def _customer_from(request: HttpRequest) -> Customer:
+    params = request.GET
+    if params.get("contact"):
+        return Customer(contact=_contact(request, params["contact"]))
+    if params.get("account"):
+        return Customer(account=_account(request, params["account"]))
+    raise Http404(_("Falta la cuenta o el contacto."))
+
+
+def _log_form(request: HttpRequest, customer: Customer, data=None) -> ActivityLogForm:
+    kind = request.GET.get("kind")
+    return ActivityLogForm(
+        data,
+        initial={"kind": kind if kind in ActivityKind.values else ActivityKind.VISIT},
+        contacts=selectors.contacts_for_account(account_id=customer.account.pk)
+        if customer.scope == "account"
+        else None,
+        opportunities=selectors.open_opportunities_for(
+            user=request.user, account_id=customer.account.pk
+        )
+        if customer.account
+        else None,
+        auto_id=f"id_{customer.scope}{customer.obj.pk}_%s",
+    )
+
+
+def _panel(
+    request: HttpRequest, customer: Customer, *, form=None, logged=None, status: int = 200
+) -> HttpResponse:
+    visible = request.user.is_admin_role or can_sell(request.user) or request.user.is_support
+    timeline, more = ([], False)
+    if visible:
+        timeline, more = selectors.customer_timeline(
+            user=request.user,
+            account_id=customer.obj.pk if customer.scope == "account" else None,
+            contact_id=customer.obj.pk if customer.scope == "contact" else None,
+        )
+    contact = customer.contact
+    return render(
+        request,
+        T + "panel.html#panel",
+        {
+            "customer": customer,
+            "can_log": can_sell(request.user),
+            "can_read": visible,
+            "timeline": timeline,
+            "more": more,
+            "form": form,
+            "logged": logged,
+            "quick_kinds": [(k, ActivityKind(k).label, icon) for k, icon in QUICK_KINDS],
+            "has_phone": bool(contact and (contact.mobile or contact.phone)),
+            "list_url": f"{reverse('opportunities:activity-list')}?{customer.query}",
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET"])
+def account_activities_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
+    """The activities panel of an account's sheet (crm.panels), loaded by htmx."""
+    return _panel(request, Customer(account=_account(request, account_pk)))
+
+
+@require_http_methods(["GET"])
+def contact_activities_panel(request: HttpRequest, contact_pk: int) -> HttpResponse:
+    """The activities panel of a contact's sheet, with "Llamar" and "WhatsApp" that log."""
+    return _panel(request, Customer(contact=_contact(request, contact_pk)))
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+@require_http_methods(["GET", "POST"])
+def activity_log(request: HttpRequest) -> HttpResponse:
+    """Log a done activity for ?account= or ?contact=: the panel's inline form, or a page."""
+    _require_seller(request)
+    customer = _customer_from(request)
+    form = _log_form(request, customer, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity = services.activity_log(
+                actor=request.user,
+                kind=data["kind"],
+                when=data["when"],
+                outcome=data["outcome"],
+                notes=data["notes"],
+                account=customer.account,
+                contact=data.get("contact") or customer.contact,
+                opportunity=data.get("opportunity"),
+                next_kind=data["next_kind"],
+                next_at=data["next_at"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            if request.htmx:
+                response = _panel(request, customer, logged=activity)
+                response["HX-Trigger"] = "activity-logged"
+                return response
+            messages.success(request, _("Actividad registrada."))
+            return redirect(_safe_next(request, customer.obj.get_absolute_url()))
+    if request.htmx:
+        if request.method == "POST":  # the panel again, with the form and its errors
+            return _panel(request, customer, form=form)
+        return render(request, T + "panel.html#quick-form", {"customer": customer, "form": form})
+    return render(
+        request,
+        T + "log_page.html",
+        {"customer": customer, "form": form, "next": _safe_next(request, "")},
+        status=422 if form.errors else 200,
+    )
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@require_POST
+def contact_attempt(request: HttpRequest, contact_pk: int, channel: str) -> HttpResponse:
+    """Log the call or WhatsApp to the contact, then open the dialler or WhatsApp."""
+    _require_seller(request)
+    if channel not in (ActivityKind.CALL, ActivityKind.WHATSAPP):
+        raise Http404
+    contact = _contact(request, contact_pk)
+    try:
+        _activity, link = services.contact_attempt_log(
+            actor=request.user, contact=contact, channel=channel
+        )
+    except ValidationError as exc:
+        if request.htmx:
+            return HttpResponse(" ".join(exc.messages), status=422)
+        messages.error(request, " ".join(exc.messages))
+        return redirect(contact)
+    if request.htmx:
+        response = HttpResponse(status=200)
+        response["HX-Trigger"] = "contact-attempt-logged"
+        response["HX-Redirect"] = link
+        return response
+    return LinkRedirect(link)
+
+
+# The agenda -----------------------------------------------------------------------------------
+
+
+def _agenda_owner(request: HttpRequest) -> tuple[User, AgendaOwnerForm | None]:
+    owners = selectors.agenda_owners(user=request.user)
+    if request.user.is_rep:
+        return request.user, None
+    form = AgendaOwnerForm(
+        request.GET if request.GET.get("owner") else None,
+        owners=owners,
+        initial={"owner": request.user.pk},
+    )
+    return form.chosen(request.user), form
+
+
+# "ver más" of an agenda bucket: ?bloque=<name>&desde=<offset>, the names in the URL.
+AGENDA_BUCKETS = {"vencidas": "overdue", "dia": "today", "resto": "week"}
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@require_http_methods(["GET"])
+def agenda(request: HttpRequest) -> HttpResponse:
+    """Today (or ?dia=YYYY-MM-DD), overdue and the rest of the week, a page of each.
+
+    "Ver más" asks for ?bloque=<bucket>&desde=<offset>: with htmx only that bucket's next
+    rows (appended in place), without it the whole page with that bucket from there.
+    """
+    _require_seller(request)
+    owner, owner_form = _agenda_owner(request)
+    day = _date(request.GET.get("dia"))
+    bucket = AGENDA_BUCKETS.get(request.GET.get("bloque", ""))
+    offsets = {bucket: _int(request.GET.get("desde")) or 0} if bucket else {}
+    params = {"owner": owner.pk} if owner.pk != request.user.pk else {}
+    if day:
+        params["dia"] = day.isoformat()
+    base_query = urlencode(params) + "&" if params else ""
+    if request.htmx and bucket:
+        agenda = selectors.agenda(
+            user=request.user, owner=owner, day=day, offsets=offsets, only=bucket
+        )
+        name = next(key for key, value in AGENDA_BUCKETS.items() if value == bucket)
+        return render(
+            request,
+            T + "agenda.html#bucket-rows",
+            {
+                "rows": agenda.today_items if bucket == "today" else getattr(agenda, bucket),
+                "more": getattr(agenda, f"{bucket}_more"),
+                "bucket": name,
+                "next": offsets[bucket] + selectors.AGENDA_LIMITS[bucket],
+                "show_date": bucket != "today",
+                "base_query": base_query,
+            },
+        )
+    feed = services.calendar_feed_get_or_create(user=request.user)
+    feed_url = request.build_absolute_uri(reverse("opportunities:calendar-feed", args=[feed.token]))
+    visits_count = selectors.visits_pending_count(user=request.user, owner=owner)
+    agenda = selectors.agenda(user=request.user, owner=owner, day=day, offsets=offsets)
+    return render(
+        request,
+        T + "agenda.html",
+        {
+            "agenda": agenda,
+            "next": {
+                name: agenda.offsets.get(key, 0) + selectors.AGENDA_LIMITS[key]
+                for name, key in AGENDA_BUCKETS.items()
+            },
+            "paged": bool(offsets),
+            "base_query": base_query,
+            "owner": owner,
+            "owner_form": owner_form,
+            "is_own": owner.pk == request.user.pk,
+            "feed_url": feed_url,
+            "webcal_url": "webcal://" + feed_url.split("://", 1)[1],
+            "visits_count": min(visits_count, selectors.VISITS_COUNT_LIMIT),
+            "visits_more": visits_count > selectors.VISITS_COUNT_LIMIT,
+        },
+    )
+
+
+def _week_start(value: str | None, today: date) -> date:
+    return selectors.week_start_of(_date(value) or today)
+
+
+@require_http_methods(["GET"])
+def agenda_week(request: HttpRequest) -> HttpResponse:
+    """Seven columns on a desktop, a list of days on a phone; ?semana=YYYY-MM-DD moves it.
+
+    Each day shows its first activities; "ver más" opens that day in the agenda, paged.
+    """
+    _require_seller(request)
+    owner, owner_form = _agenda_owner(request)
+    today = timezone.localdate()
+    start = _week_start(request.GET.get("semana"), today)
+    owner_query = f"&owner={owner.pk}" if owner.pk != request.user.pk else ""
+    return render(
+        request,
+        T + "week.html",
+        {
+            "days": selectors.week_calendar(user=request.user, owner=owner, week_start=start),
+            "week_start": start,
+            "week_end": start + timedelta(days=6),
+            "previous": (start - timedelta(days=7)).isoformat(),
+            "next": (start + timedelta(days=7)).isoformat(),
+            "this_week": selectors.week_start_of(today) == start,
+            "now": timezone.now(),
+            "owner": owner,
+            "owner_form": owner_form,
+            "owner_query": owner_query,
+            "is_own": owner.pk == request.user.pk,
+        },
+    )
+
+
+@require_http_methods(["GET"])
+def visits_pending(request: HttpRequest) -> HttpResponse:
+    """The accounts due a visit, most overdue first, a page at a time (?desde=<offset>)."""
+    _require_seller(request)
+    owner, owner_form = _agenda_owner(request)
+    offset = max(0, _int(request.GET.get("desde")) or 0)
+    size = selectors.VISITS_PAGE
+    rows = selectors.visits_pending(user=request.user, owner=owner, limit=size + 1, offset=offset)
+    more = len(rows) > size
+    owner_query = f"&owner={owner.pk}" if owner.pk != request.user.pk else ""
+    return render(
+        request,
+        T + "visits_pending.html",
+        {
+            "accounts": rows[:size],
+            "cadences": sorted(selectors.visit_cadences().items()),
+            "offset": offset,
+            "previous": max(0, offset - size) if offset else None,
+            "next": offset + size if more else None,
+            "owner_query": owner_query,
+            "visits_count": offset + len(rows[:size]),
+            "visits_more": more,
+            "owner": owner,
+            "owner_form": owner_form,
+            "is_own": owner.pk == request.user.pk,
+        },
+    )
+
+
+@require_http_methods(["GET"])
+def activity_list(request: HttpRequest) -> HttpResponse:
+    """All the activities of a customer (the panel's "ver todas"), or the user's."""
+    if not (can_sell(request.user) or request.user.is_support):
+        raise PermissionDenied(_("Tu rol no puede ver actividades."))
+    filters = {}
+    customer = None
+    if request.GET.get("account") or request.GET.get("contact"):
+        customer = _customer_from(request)
+        filters[customer.scope] = customer.obj.pk
+    else:
+        filters["mine"] = True
+    if request.GET.get("status") in Activity.Status.values:
+        filters["status"] = request.GET["status"]
+    page = paginate(request, selectors.activity_list(user=request.user, filters=filters))
+    return render(
+        request,
+        T + "activity_list.html",
+        {
+            "page_obj": page,
+            "customer": customer,
+            "statuses": Activity.Status.choices,
+            "now": timezone.now(),
+        },
+    )
+
+
+# One activity ---------------------------------------------------------------------------------
+
+
+def _visible(request: HttpRequest, pk: int) -> Activity:
+    try:
+        return selectors.activity_detail(user=request.user, pk=pk)
+    except Activity.DoesNotExist as exc:
+        raise Http404(_("No existe esa actividad.")) from exc
+
+
+def _editable(request: HttpRequest, pk: int) -> Activity:
+    activity = _visible(request, pk)
+    if not activity.can_edit:
+        raise Http404(_("No existe esa actividad o no puedes modificarla."))
+    return activity
+
+
+@require_http_methods(["GET", "POST"])
+def activity_create(request: HttpRequest) -> HttpResponse:
+    """Plan an activity: for ?account= or ?contact= (from a sheet), or choosing the account."""
+    _require_seller(request)
+    customer = (
+        _customer_from(request)
+        if request.GET.get("account") or request.GET.get("contact")
+        else None
+    )
+    account_id = customer.account.pk if customer and customer.account else None
+    kind = request.GET.get("kind")
+    initial = {"kind": kind if kind in ActivityKind.values else ActivityKind.VISIT}
+    if customer and customer.scope == "account":
+        initial["place"] = customer.account.address_line[:200]
+    form = ActivityPlanForm(
+        request.POST or None,
+        initial=initial,
+        fixed_customer=customer is not None,
+        contacts=selectors.contacts_for_account(account_id=account_id)
+        if customer and customer.scope == "account"
+        else None,
+        opportunities=selectors.open_opportunities_for(user=request.user, account_id=account_id)
+        if account_id
+        else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity = services.activity_plan(
+                actor=request.user,
+                kind=data["kind"],
+                planned_at=data["planned_at"],
+                duration_minutes=data["duration_minutes"],
+                subject=data["subject"],
+                place=data["place"],
+                notes=data["notes"],
+                account=customer.account if customer else data["account"],
+                contact=data.get("contact") or (customer.contact if customer else None),
+                opportunity=data.get("opportunity"),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Actividad planificada."))
+            return redirect(_safe_next(request, activity.get_absolute_url()))
+    return render(
+        request,
+        T + "activity_form.html",
+        {"form": form, "customer": customer},
+        status=422 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET"])
+def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _visible(request, pk)
+    editing = activity.can_edit and activity.status != Activity.Status.CANCELLED
+    return render(
+        request,
+        T + "activity_detail.html",
+        {
+            "activity": activity,
+            "now": timezone.now(),
+            "edit_form": ActivityEditForm(instance=activity) if editing else None,
+            "complete_form": ActivityCompleteForm()
+            if activity.can_edit and activity.status == Activity.Status.PLANNED
+            else None,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def activity_update(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _editable(request, pk)
+    if request.method == "GET":
+        return redirect(activity.get_absolute_url() + "#editar")
+    form = ActivityEditForm(request.POST, instance=Activity.objects.get(pk=activity.pk))
+    if form.is_valid():
+        try:
+            services.activity_update(actor=request.user, activity=activity, data=form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Cambios guardados."))
+            return redirect(activity)
+    return render(
+        request,
+        T + "activity_detail.html",
+        {"activity": activity, "edit_form": form, "complete_form": None},
+        status=422,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Hecha": asks for the outcome inline (htmx) and answers the agenda's row, done."""
+    activity = _editable(request, pk)
+    form = ActivityCompleteForm(request.POST or None)
+    parts = T + "parts.html"
+    if request.method == "POST" and form.is_valid():
+        try:
+            activity = services.activity_complete(
+                actor=request.user, activity=activity, outcome=form.cleaned_data["outcome"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            if request.htmx:
+                activity = selectors.activity_detail(user=request.user, pk=activity.pk)
+                response = render(request, parts + "#agenda-item", {"activity": activity})
+                response["HX-Trigger"] = "activity-logged"
+                return response
+            messages.success(request, _("Actividad marcada como hecha."))
+            return redirect(_safe_next(request, activity.get_absolute_url()))
+    if request.htmx:
+        return render(request, parts + "#complete-form", {"activity": activity, "form": form})
+    if request.method == "GET":
+        return redirect(activity.get_absolute_url() + "#hecha")
+    return render(
+        request,
+        T + "activity_detail.html",
+        {"activity": activity, "edit_form": None, "complete_form": form},
+        status=422,
+    )
+
+
+@require_POST
+def activity_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _editable(request, pk)
+    try:
+        services.activity_cancel(actor=request.user, activity=activity)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Actividad cancelada."))
+    return redirect(_safe_next(request, activity.get_absolute_url()))
+
+
+# The calendar feed ----------------------------------------------------------------------------
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The ICS feed behind the secret token (phones' calendars cannot log in)."""
+    try:
+        feed = selectors.calendar_feed_by_token(token=token)
+    except CalendarFeed.DoesNotExist as exc:  # an unknown or rotated token
+        raise Http404 from exc
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    body = selectors.calendar_ics(feed=feed, base_url=base_url)
+    response = HttpResponse(body.encode("utf-8"), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="agenda.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_POST
+def calendar_feed_rotate(request: HttpRequest) -> HttpResponse:
+    _require_seller(request)
+    services.calendar_feed_rotate(user=request.user)
+    messages.success(
+        request,
+        _(
+            "Nueva dirección del calendario creada; la anterior ya no funciona. "
+            "Suscríbete de nuevo desde tu teléfono."
+        ),
+    )
+    return redirect(reverse("opportunities:agenda") + "#calendario")
