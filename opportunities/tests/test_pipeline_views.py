@@ -381,3 +381,11 @@ def test_admin_creates_and_edits_products(client_for, admin_user):
     listing = client.get(reverse("opportunities:product-list") + "?archived=on")
     assert "LIC-1" in listing.content.decode()
     assert "LIC-1" not in client.get(reverse("opportunities:product-list")).content.decode()
+
+
+def test_detail_loads_the_accounts_activity_timeline(rep, client_for):
+    opportunity = OpportunityFactory(owner=rep)
+    response = client_for(rep).get(opportunity.get_absolute_url())
+    assert response.status_code == 200
+    panel = reverse("opportunities:account-activities-panel", args=[opportunity.account_id])
+    assert panel in response.content.decode()
