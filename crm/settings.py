@@ -134,7 +134,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="America/Mexico_City")
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+# Off: ids in URLs and form values must never read "1 431". Amounts ask for grouping
+# explicitly (floatformat:"2g", intcomma).
+USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

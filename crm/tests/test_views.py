@@ -150,3 +150,13 @@ def test_admin_pages_for_users_and_teams(client_for, admin_user):
     assert client.get(reverse("admin:crm_team_changelist")).status_code == 200
     user = UserFactory()
     assert client.get(reverse("admin:crm_user_change", args=[user.pk])).status_code == 200
+
+
+def test_ids_in_links_are_never_grouped_like_numbers(client_for, rep):
+    """Links like "?account=12 345" broke once: ids above 999 must stay plain digits."""
+    account = AccountFactory(pk=12345, owner=rep)
+    client = client_for(rep)
+    sheet = client.get(account.get_absolute_url()).text
+    panel = client.get(reverse("contacts:account-contacts-panel", args=[account.pk])).text
+    assert "?account=12345" in sheet + panel
+    assert "12 345" not in sheet + panel and "12\xa0345" not in sheet + panel
