@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AccountFilterForm, AccountForm
 from accounts.models import Account
-from crm.forms_utils import paginate
+from crm.forms_utils import owner_and_tags, paginate
 from crm.panels import panels_for
 from crm.permissions import can_create_records
 from crm.text import digits
@@ -63,13 +63,6 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _form_data(form: AccountForm) -> tuple[dict, object, list[str]]:
-    data = dict(form.cleaned_data)
-    owner = data.pop("owner", None)
-    tags = data.pop("tags", [])
-    return data, owner, tags
-
-
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
     if not can_create_records(request.user):
@@ -77,7 +70,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = AccountForm(request.POST or None, user=request.user)
     duplicates = []
     if request.method == "POST" and form.is_valid():
-        data, owner, tags = _form_data(form)
+        data, owner, tags = owner_and_tags(form)
         candidate = form.instance  # validated: tax id compact, phone in E.164
         duplicates = list(
             selectors.account_duplicates(
@@ -109,7 +102,7 @@ def account_update(request: HttpRequest, pk: int) -> HttpResponse:
     account = _editable(request, pk)
     form = AccountForm(request.POST or None, instance=account, user=request.user)
     if request.method == "POST" and form.is_valid():
-        data, owner, tags = _form_data(form)
+        data, owner, tags = owner_and_tags(form)
         try:
             account = services.account_update(
                 actor=request.user, account=account, data=data, owner=owner, tags=tags

@@ -10,7 +10,7 @@ from accounts.selectors import account_by_pk
 from contacts import selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
 from contacts.models import Contact
-from crm.forms_utils import client_ip, paginate
+from crm.forms_utils import client_ip, owner_and_tags, paginate
 from crm.panels import panels_for
 from crm.permissions import can_create_records
 from crm.text import digits
@@ -81,13 +81,6 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _form_data(form: ContactForm) -> tuple[dict, object, list[str]]:
-    data = dict(form.cleaned_data)
-    owner = data.pop("owner", None)
-    tags = data.pop("tags", [])
-    return data, owner, tags
-
-
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
     if not can_create_records(request.user):
@@ -107,7 +100,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     form = ContactForm(request.POST or None, initial=initial, user=request.user)
     duplicates = []
     if request.method == "POST" and form.is_valid():
-        data, owner, tags = _form_data(form)
+        data, owner, tags = owner_and_tags(form)
         candidate = form.instance  # validated: phones already in E.164, email lower-case
         duplicates = list(
             selectors.contact_duplicates(
@@ -144,7 +137,7 @@ def contact_update(request: HttpRequest, pk: int) -> HttpResponse:
     contact = _editable(request, pk)
     form = ContactForm(request.POST or None, instance=contact, user=request.user)
     if request.method == "POST" and form.is_valid():
-        data, owner, tags = _form_data(form)
+        data, owner, tags = owner_and_tags(form)
         try:
             contact = services.contact_update(
                 actor=request.user, contact=contact, data=data, owner=owner, tags=tags

@@ -129,6 +129,14 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Lis
     )
 
 
+def owner_and_tags(form) -> tuple[dict, object, list[str]]:
+    """A record form's cleaned data split as the services take it: fields, owner, tags."""
+    data = dict(form.cleaned_data)
+    owner = data.pop("owner", None)
+    tags = data.pop("tags", [])
+    return data, owner, tags
+
+
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 

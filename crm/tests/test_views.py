@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.tests.factories import AccountFactory
@@ -160,3 +162,11 @@ def test_ids_in_links_are_never_grouped_like_numbers(client_for, rep):
     panel = client.get(reverse("contacts:account-contacts-panel", args=[account.pk])).text
     assert "?account=12345" in sheet + panel
     assert "12 345" not in sheet + panel and "12\xa0345" not in sheet + panel
+
+
+def test_the_signed_in_user_comes_with_their_team_in_one_query(client_for, rep):
+    client = client_for(rep)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("accounts:account-list"))
+    assert rep.team.name in response.text  # the navigation shows the team
+    assert not [q for q in queries.captured_queries if 'FROM "crm_team"' in q["sql"]]
