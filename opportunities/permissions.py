@@ -39,6 +39,11 @@ def can_see_activities(user: User) -> bool:
     return can_sell(user) or user.role == Role.SOPORTE
 
 
+def can_log_calls(user: User) -> bool:
+    """Whoever answers a customer's phone logs the call: sellers, and support (¿Quién llama?)."""
+    return can_sell(user) or user.role == Role.SOPORTE
+
+
 def activity_editable_q(user: User) -> Q:
     return _by_owner_q(user)
 

@@ -117,6 +117,8 @@ def activity_list(*, user: User, filters: dict | None = None) -> QuerySet[Activi
         qs = qs.filter(account_id=account)
     if contact := filters.get("contact"):
         qs = qs.filter(contact_id=contact)
+    if opportunity := filters.get("opportunity"):
+        qs = qs.filter(opportunity_id=opportunity)
     if status := filters.get("status"):
         qs = qs.filter(status=status)
     if kind := filters.get("kind"):
@@ -131,10 +133,16 @@ def customer_timeline(
     user: User,
     account_id: int | None = None,
     contact_id: int | None = None,
+    opportunity_id: int | None = None,
     limit: int = TIMELINE_LIMIT,
 ) -> tuple[list[Activity], bool]:
-    """The customer's activities this user may see, bounded; and whether there are more."""
-    filters = {"account": account_id} if account_id else {"contact": contact_id}
+    """The customer's (or one deal's) activities this user may see, bounded; and if more."""
+    if opportunity_id:
+        filters = {"opportunity": opportunity_id}
+    elif account_id:
+        filters = {"account": account_id}
+    else:
+        filters = {"contact": contact_id}
     rows = list(activity_list(user=user, filters=filters)[: limit + 1])
     return rows[:limit], len(rows) > limit
 

@@ -28,6 +28,7 @@ from crm.text import digits
 from opportunities.models import Activity, ActivityKind, CalendarFeed, Opportunity
 from opportunities.permissions import (
     activity_editable_q,
+    can_log_calls,
     can_sell,
     opportunity_visible_q,
     team_members,
@@ -65,6 +66,18 @@ def iso_week_period(day: date) -> str:
 def _check_can_sell(actor: User) -> None:
     if not can_sell(actor):
         raise PermissionDenied(_("Tu rol no puede registrar ni planificar actividades."))
+
+
+def _check_can_log(
+    actor: User, *, kind: str, opportunity: Opportunity | None, next_kind: str
+) -> None:
+    """Sellers log any activity. Support logs the calls it answers (¿Quién llama?): a done call
+    of its own, with no deal (it sees none) and no next step (its agenda is the ticket queue)."""
+    if can_sell(actor):
+        return
+    if can_log_calls(actor) and kind == ActivityKind.CALL and opportunity is None and not next_kind:
+        return
+    _check_can_sell(actor)
 
 
 def _resolve_owner(*, actor: User, owner: User | None) -> User:
@@ -208,7 +221,7 @@ def activity_log(
 
     Moves the account's and the contact's "last contacted" forward in the same transaction.
     """
-    _check_can_sell(actor)
+    _check_can_log(actor, kind=kind, opportunity=opportunity, next_kind=next_kind)
     owner = _resolve_owner(actor=actor, owner=owner)
     account, contact, opportunity = _resolve_customer(
         actor=actor, account=account, contact=contact, opportunity=opportunity

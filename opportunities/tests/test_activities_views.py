@@ -269,6 +269,21 @@ def test_visits_pending_page(client_for, rep):
     assert "Cuenta D" not in html
 
 
+def test_the_agenda_loads_the_due_visits_badge_after_the_page(client_for, rep, other_rep):
+    AccountFactory(owner=rep, tier_auto="A", name="Cuenta A sin visitas")
+    AccountFactory(owner=rep, tier_auto="B", name="Cuenta B sin visitas")
+    AccountFactory(owner=rep, tier_auto="D", name="Cuenta D")
+    client = client_for(rep)
+    count_url = reverse("opportunities:visits-pending-count")
+    assert f'hx-get="{count_url}"' in client.get(reverse("opportunities:agenda")).content.decode()
+    badge = client.get(count_url, headers={"HX-Request": "true"}).content.decode()
+    assert '<span class="badge text-bg-danger">2</span>' in badge
+    # Another team's rep is not an agenda this rep may open: their own count is shown.
+    other = client.get(f"{count_url}?owner={other_rep.pk}").content.decode()
+    assert ">2<" in other
+    assert client_for(other_rep).get(count_url).content.decode().strip() == ""
+
+
 def test_one_tap_done_from_the_agenda(client_for, rep):
     activity = ActivityFactory(owner=rep, planned_at=timezone.now() + timedelta(hours=1))
     client = client_for(rep)
@@ -463,7 +478,9 @@ def test_busy_rep_gets_bounded_buckets_with_more_links(
     assert html.count("agenda-item") == limits["today"] + limits["overdue"]
     assert f"bloque=dia&amp;desde={limits['today']}" in html
     assert f"bloque=vencidas&amp;desde={limits['overdue']}" in html
-    assert f"{selectors.VISITS_COUNT_LIMIT}+</span>" in html
+    # The due visits badge, loaded after the page, stops counting at its limit.
+    badge = client.get(reverse("opportunities:visits-pending-count"), **HTMX).content.decode()
+    assert f"{selectors.VISITS_COUNT_LIMIT}+</span>" in badge
 
     more = client.get(agenda_url + f"?bloque=dia&desde={limits['today']}", **HTMX)
     assert more.status_code == 200

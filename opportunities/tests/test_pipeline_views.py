@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from opportunities.models import ExchangeRate, LineItem, Opportunity, Product, StageChange
-from opportunities.tests.factories import OpportunityFactory, ProductFactory, stage
+from opportunities.models import Activity, ExchangeRate, LineItem, Opportunity, Product, StageChange
+from opportunities.tests.factories import ActivityFactory, OpportunityFactory, ProductFactory, stage
 
 pytestmark = pytest.mark.django_db
 
@@ -383,9 +383,50 @@ def test_admin_creates_and_edits_products(client_for, admin_user):
     assert "LIC-1" not in client.get(reverse("opportunities:product-list")).content.decode()
 
 
-def test_detail_loads_the_accounts_activity_timeline(rep, client_for):
+def test_detail_loads_the_deals_own_activity_timeline(rep, client_for):
     opportunity = OpportunityFactory(owner=rep)
     response = client_for(rep).get(opportunity.get_absolute_url())
     assert response.status_code == 200
-    panel = reverse("opportunities:account-activities-panel", args=[opportunity.account_id])
-    assert panel in response.content.decode()
+    body = response.content.decode()
+    assert reverse("opportunities:opportunity-activities-panel", args=[opportunity.pk]) in body
+    assert f"?account={opportunity.account_id}" in body  # the account's, one link away
+
+
+def test_the_deal_panel_shows_its_activities_only_and_logs_tied_to_it(rep, client_for):
+    opportunity = OpportunityFactory(owner=rep)
+    other = OpportunityFactory(owner=rep, account=opportunity.account)
+    ActivityFactory(
+        owner=rep, account=opportunity.account, opportunity=opportunity, subject="Demo del sistema"
+    )
+    ActivityFactory(
+        owner=rep, account=opportunity.account, opportunity=other, subject="Visita de otro proyecto"
+    )
+    client = client_for(rep)
+    panel = client.get(
+        reverse("opportunities:opportunity-activities-panel", args=[opportunity.pk]),
+        headers={"HX-Request": "true"},
+    )
+    body = panel.content.decode()
+    assert "Demo del sistema" in body
+    assert "Visita de otro proyecto" not in body
+    response = client.post(
+        f"{reverse('opportunities:activity-log')}?opportunity={opportunity.pk}",
+        {
+            "kind": "llamada",
+            "when": "2026-11-20T10:00",
+            "outcome": "Pidió la cotización",
+            "opportunity": opportunity.pk,
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    logged = Activity.objects.get(outcome="Pidió la cotización")
+    assert (logged.opportunity, logged.account) == (opportunity, opportunity.account)
+
+
+def test_the_deal_panel_of_another_reps_deal_is_404(rep, other_rep, client_for):
+    opportunity = OpportunityFactory(owner=other_rep)
+    url = reverse("opportunities:opportunity-activities-panel", args=[opportunity.pk])
+    assert client_for(rep).get(url).status_code == 404
+    listing = f"{reverse('opportunities:activity-list')}?opportunity={opportunity.pk}"
+    assert client_for(rep).get(listing).status_code == 404

@@ -8,6 +8,11 @@ urlpatterns = [
     path("agenda/", views.agenda, name="agenda"),
     path("agenda/semana/", views.agenda_week, name="agenda-week"),
     path("agenda/visitas-pendientes/", views.visits_pending, name="visits-pending"),
+    path(
+        "agenda/visitas-pendientes/total/",
+        views.visits_pending_count,
+        name="visits-pending-count",
+    ),
     path("actividades/", views.activity_list, name="activity-list"),
     path("actividades/nueva/", views.activity_create, name="activity-create"),
     path("actividades/registrar/", views.activity_log, name="activity-log"),
@@ -19,6 +24,11 @@ urlpatterns = [
         "actividades/de-cuenta/<int:account_pk>/",
         views.account_activities_panel,
         name="account-activities-panel",
+    ),
+    path(
+        "actividades/de-oportunidad/<int:opportunity_pk>/",
+        views.opportunity_activities_panel,
+        name="opportunity-activities-panel",
     ),
     path(
         "actividades/de-contacto/<int:contact_pk>/",

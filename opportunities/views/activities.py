@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,7 +18,8 @@ from accounts.models import Account
 from accounts.selectors import account_base
 from contacts.models import Contact
 from contacts.selectors import contact_base
-from crm.forms_utils import paginate
+from crm.formats import clock_time, pk_url_maker, weekday_date_formatter
+from crm.forms_utils import add_service_errors, paginate, safe_next
 from crm.models import User
 from opportunities.forms.activities import (
     ActivityCompleteForm,
@@ -27,9 +28,10 @@ from opportunities.forms.activities import (
     ActivityPlanForm,
     AgendaOwnerForm,
 )
-from opportunities.models import Activity, ActivityKind, CalendarFeed
+from opportunities.models import Activity, ActivityKind, CalendarFeed, Opportunity
 from opportunities.permissions import can_sell
 from opportunities.selectors import activities as selectors
+from opportunities.selectors.pipeline import opportunity_list
 from opportunities.services import activities as services
 
 QUICK_KINDS = [
@@ -65,13 +67,22 @@ def _require_seller(request: HttpRequest) -> None:
 
 
 class Customer:
-    """The account or contact whose sheet the panel sits on."""
+    """The account, contact or opportunity whose page the activities panel sits on."""
 
-    def __init__(self, *, account: Account | None = None, contact: Contact | None = None):
+    def __init__(
+        self,
+        *,
+        account: Account | None = None,
+        contact: Contact | None = None,
+        opportunity: Opportunity | None = None,
+    ):
         self.contact = contact
+        self.opportunity = opportunity
+        if opportunity is not None:
+            account = opportunity.account
         self.account = account or (contact.account if contact else None)
-        self.scope = "contact" if contact else "account"
-        self.obj = contact or account
+        self.scope = "opportunity" if opportunity else "contact" if contact else "account"
+        self.obj = opportunity or contact or account
         self.dom_id = f"activity-panel-{self.scope}-{self.obj.pk}"
         self.query = f"{self.scope}={self.obj.pk}"
 
@@ -100,8 +111,29 @@ def _contact(request: HttpRequest, pk) -> Contact:
     return contact
 
 
+def _opportunity(request: HttpRequest, pk) -> Opportunity:
+    opportunity = (
+        opportunity_list(user=request.user)
+        .select_related("account", "contact")
+        .filter(pk=_int(pk) or 0)
+        .first()
+    )
+    if opportunity is None:
+        raise Http404(_("No existe esa oportunidad."))
+    return opportunity
+
+
+CUSTOMER_PARAMS = ("opportunity", "contact", "account")
+
+
+def _has_customer(request: HttpRequest) -> bool:
+    return any(request.GET.get(name) for name in CUSTOMER_PARAMS)
+
+
 def _customer_from(request: HttpRequest) -> Customer:
     params = request.GET
+    if params.get("opportunity"):
+        return Customer(opportunity=_opportunity(request, params["opportunity"]))
     if params.get("contact"):
         return Customer(contact=_contact(request, params["contact"]))
     if params.get("account"):
@@ -111,11 +143,15 @@ def _customer_from(request: HttpRequest) -> Customer:
 
 def _log_form(request: HttpRequest, customer: Customer, data=None) -> ActivityLogForm:
     kind = request.GET.get("kind")
+    initial = {"kind": kind if kind in ActivityKind.values else ActivityKind.VISIT}
+    if customer.opportunity is not None:
+        initial["opportunity"] = customer.opportunity.pk
+        initial["contact"] = customer.opportunity.contact_id
     return ActivityLogForm(
         data,
-        initial={"kind": kind if kind in ActivityKind.values else ActivityKind.VISIT},
+        initial=initial,
         contacts=selectors.contacts_for_account(account_id=customer.account.pk)
-        if customer.scope == "account"
+        if customer.scope != "contact"
         else None,
         opportunities=selectors.open_opportunities_for(
             user=request.user, account_id=customer.account.pk
@@ -133,9 +169,7 @@ def _panel(
     timeline, more = ([], False)
     if visible:
         timeline, more = selectors.customer_timeline(
-            user=request.user,
-            account_id=customer.obj.pk if customer.scope == "account" else None,
-            contact_id=customer.obj.pk if customer.scope == "contact" else None,
+            user=request.user, **{f"{customer.scope}_id": customer.obj.pk}
         )
     contact = customer.contact
     return render(
@@ -165,16 +199,15 @@ def account_activities_panel(request: HttpRequest, account_pk: int) -> HttpRespo
 
 
 @require_http_methods(["GET"])
+def opportunity_activities_panel(request: HttpRequest, opportunity_pk: int) -> HttpResponse:
+    """The activities of one deal on its page, with quick logging tied to the deal."""
+    return _panel(request, Customer(opportunity=_opportunity(request, opportunity_pk)))
+
+
+@require_http_methods(["GET"])
 def contact_activities_panel(request: HttpRequest, contact_pk: int) -> HttpResponse:
     """The activities panel of a contact's sheet, with "Llamar" and "WhatsApp" that log."""
     return _panel(request, Customer(contact=_contact(request, contact_pk)))
-
-
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return default
 
 
 @require_http_methods(["GET", "POST"])
@@ -199,14 +232,14 @@ def activity_log(request: HttpRequest) -> HttpResponse:
                 next_at=data["next_at"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             if request.htmx:
                 response = _panel(request, customer, logged=activity)
                 response["HX-Trigger"] = "activity-logged"
                 return response
             messages.success(request, _("Actividad registrada."))
-            return redirect(_safe_next(request, customer.obj.get_absolute_url()))
+            return redirect(safe_next(request, customer.obj.get_absolute_url()))
     if request.htmx:
         if request.method == "POST":  # the panel again, with the form and its errors
             return _panel(request, customer, form=form)
@@ -214,17 +247,9 @@ def activity_log(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         T + "log_page.html",
-        {"customer": customer, "form": form, "next": _safe_next(request, "")},
+        {"customer": customer, "form": form, "next": safe_next(request, "")},
         status=422 if form.errors else 200,
     )
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @require_POST
@@ -252,6 +277,23 @@ def contact_attempt(request: HttpRequest, contact_pk: int, channel: str) -> Http
 
 
 # The agenda -----------------------------------------------------------------------------------
+
+
+def _agenda_rows(*buckets: list[Activity]) -> None:
+    """Give the agenda's rows their links and local times, made once per page, not per row."""
+    activity_url = pk_url_maker("opportunities:activity-detail")
+    complete_url = pk_url_maker("opportunities:activity-complete")
+    contact_url = pk_url_maker("contacts:contact-detail")
+    account_url = pk_url_maker("accounts:account-detail")
+    day_text = weekday_date_formatter()
+    for rows in buckets:
+        for activity in rows:
+            activity.url = activity_url(activity.pk)
+            activity.complete_url = complete_url(activity.pk)
+            activity.contact_url = contact_url(activity.contact_id) if activity.contact_id else ""
+            activity.account_url = account_url(activity.account_id) if activity.account_id else ""
+            activity.day_text = day_text(activity.when)
+            activity.time_text = clock_time(activity.when)
 
 
 def _agenda_owner(request: HttpRequest) -> tuple[User, AgendaOwnerForm | None]:
@@ -298,11 +340,13 @@ def agenda(request: HttpRequest) -> HttpResponse:
             user=request.user, owner=owner, day=day, offsets=offsets, only=bucket
         )
         name = next(key for key, value in AGENDA_BUCKETS.items() if value == bucket)
+        rows = agenda.today_items if bucket == "today" else getattr(agenda, bucket)
+        _agenda_rows(rows)
         return render(
             request,
             T + "agenda.html#bucket-rows",
             {
-                "rows": agenda.today_items if bucket == "today" else getattr(agenda, bucket),
+                "rows": rows,
                 "more": getattr(agenda, f"{bucket}_more"),
                 "bucket": name,
                 "next": offsets[bucket] + selectors.AGENDA_LIMITS[bucket],
@@ -312,8 +356,8 @@ def agenda(request: HttpRequest) -> HttpResponse:
         )
     feed = services.calendar_feed_get_or_create(user=request.user)
     feed_url = request.build_absolute_uri(reverse("opportunities:calendar-feed", args=[feed.token]))
-    visits_count = selectors.visits_pending_count(user=request.user, owner=owner)
     agenda = selectors.agenda(user=request.user, owner=owner, day=day, offsets=offsets)
+    _agenda_rows(agenda.overdue, agenda.today_items, agenda.week)
     return render(
         request,
         T + "agenda.html",
@@ -330,8 +374,9 @@ def agenda(request: HttpRequest) -> HttpResponse:
             "is_own": owner.pk == request.user.pk,
             "feed_url": feed_url,
             "webcal_url": "webcal://" + feed_url.split("://", 1)[1],
-            "visits_count": min(visits_count, selectors.VISITS_COUNT_LIMIT),
-            "visits_more": visits_count > selectors.VISITS_COUNT_LIMIT,
+            # The badge of due visits loads after the page (a count over the rep's accounts).
+            "visits_count_url": reverse("opportunities:visits-pending-count")
+            + (f"?owner={owner.pk}" if owner.pk != request.user.pk else ""),
         },
     )
 
@@ -366,6 +411,22 @@ def agenda_week(request: HttpRequest) -> HttpResponse:
             "owner_form": owner_form,
             "owner_query": owner_query,
             "is_own": owner.pk == request.user.pk,
+        },
+    )
+
+
+@require_http_methods(["GET"])
+def visits_pending_count(request: HttpRequest) -> HttpResponse:
+    """The "visitas pendientes" badge of the agenda's tabs, loaded after the page."""
+    _require_seller(request)
+    owner, _form = _agenda_owner(request)
+    count = selectors.visits_pending_count(user=request.user, owner=owner)
+    return render(
+        request,
+        T + "_agenda_nav.html#visits-badge",
+        {
+            "visits_count": min(count, selectors.VISITS_COUNT_LIMIT),
+            "visits_more": count > selectors.VISITS_COUNT_LIMIT,
         },
     )
 
@@ -406,7 +467,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Tu rol no puede ver actividades."))
     filters = {}
     customer = None
-    if request.GET.get("account") or request.GET.get("contact"):
+    if _has_customer(request):
         customer = _customer_from(request)
         filters[customer.scope] = customer.obj.pk
     else:
@@ -447,22 +508,21 @@ def _editable(request: HttpRequest, pk: int) -> Activity:
 def activity_create(request: HttpRequest) -> HttpResponse:
     """Plan an activity: for ?account= or ?contact= (from a sheet), or choosing the account."""
     _require_seller(request)
-    customer = (
-        _customer_from(request)
-        if request.GET.get("account") or request.GET.get("contact")
-        else None
-    )
+    customer = _customer_from(request) if _has_customer(request) else None
     account_id = customer.account.pk if customer and customer.account else None
     kind = request.GET.get("kind")
     initial = {"kind": kind if kind in ActivityKind.values else ActivityKind.VISIT}
-    if customer and customer.scope == "account":
+    if customer and customer.scope != "contact":
         initial["place"] = customer.account.address_line[:200]
+    if customer and customer.opportunity is not None:
+        initial["opportunity"] = customer.opportunity.pk
+        initial["contact"] = customer.opportunity.contact_id
     form = ActivityPlanForm(
         request.POST or None,
         initial=initial,
         fixed_customer=customer is not None,
         contacts=selectors.contacts_for_account(account_id=account_id)
-        if customer and customer.scope == "account"
+        if customer and customer.scope != "contact"
         else None,
         opportunities=selectors.open_opportunities_for(user=request.user, account_id=account_id)
         if account_id
@@ -484,10 +544,10 @@ def activity_create(request: HttpRequest) -> HttpResponse:
                 opportunity=data.get("opportunity"),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Actividad planificada."))
-            return redirect(_safe_next(request, activity.get_absolute_url()))
+            return redirect(safe_next(request, activity.get_absolute_url()))
     return render(
         request,
         T + "activity_form.html",
@@ -524,7 +584,7 @@ def activity_update(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.activity_update(actor=request.user, activity=activity, data=form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Cambios guardados."))
             return redirect(activity)
@@ -548,7 +608,7 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user, activity=activity, outcome=form.cleaned_data["outcome"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             if request.htmx:
                 activity = selectors.activity_detail(user=request.user, pk=activity.pk)
@@ -556,7 +616,7 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
                 response["HX-Trigger"] = "activity-logged"
                 return response
             messages.success(request, _("Actividad marcada como hecha."))
-            return redirect(_safe_next(request, activity.get_absolute_url()))
+            return redirect(safe_next(request, activity.get_absolute_url()))
     if request.htmx:
         return render(request, parts + "#complete-form", {"activity": activity, "form": form})
     if request.method == "GET":
@@ -578,7 +638,7 @@ def activity_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Actividad cancelada."))
-    return redirect(_safe_next(request, activity.get_absolute_url()))
+    return redirect(safe_next(request, activity.get_absolute_url()))
 
 
 # The calendar feed ----------------------------------------------------------------------------

@@ -7,16 +7,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import account_by_pk
 from contacts.models import Contact
-from crm.forms_utils import paginate
+from crm.forms_utils import paginate, safe_next
 from opportunities.forms.pipeline import (
     BoardFilterForm,
     LineItemForm,
@@ -33,6 +31,7 @@ from opportunities.permissions import can_sell
 from opportunities.selectors import pipeline as selectors
 from opportunities.services import pipeline as services
 from opportunities.services.quotes import quote_default_terms
+from opportunities.views.board_cards import CardLabels, render_cards
 
 
 def _require_seller(request: HttpRequest) -> None:
@@ -81,44 +80,11 @@ def _list_query(filters: dict, **extra) -> str:
     return urlencode({k: str(v) for k, v in query.items()})
 
 
-# A number no deal has, marking the id in a reversed URL (see _card_context).
-_PK_MARK = 987654321
-
-
-def _card_context(board: selectors.Board, cards: list[Opportunity]) -> dict:
-    """What every card of the board shares, made once instead of once per card.
-
-    The cards get their `url` and `move_url` from one reverse() each (the id put in place of a
-    mark), each column its stage <option>s (the same for all its cards: they are in its stage)
-    and the labels are translated once. With hundreds of cards these were most of the page.
-    """
-    detail = reverse("opportunities:opportunity-detail", args=[_PK_MARK])
-    move = reverse("opportunities:opportunity-move", args=[_PK_MARK])
-    mark = str(_PK_MARK)
-    for card in cards:
-        pk = str(card.pk)
-        card.url = detail.replace(mark, pk)
-        card.move_url = move.replace(mark, pk)
-    options = {
-        stage.pk: render_to_string(
-            "opportunities/pipeline/board.html#stage-options",
-            {"stages": board.stages, "selected": stage.pk},
-        )
-        for stage in board.stages
-    }
-    for column in board.columns:
-        column.stage_options = options[column.stage.pk]
-    return {
-        "board_url": reverse("opportunities:board"),
-        "stage_options_by_stage": options,
-        "card_labels": {
-            "close": _("Cierre previsto"),
-            "owner": _("Responsable"),
-            "move_to": _("Mover a"),
-            "move_title": _("Mover a otra etapa"),
-            "move": _("Mover"),
-        },
-    }
+def _card_context(board: selectors.Board, cards: list[Opportunity], *, show_owner: bool) -> dict:
+    """What every card of the board shares, made once, and each card's HTML (board_cards)."""
+    labels = CardLabels.translated()
+    render_cards(cards, currency=board.currency, show_owner=show_owner, labels=labels)
+    return {"board_url": reverse("opportunities:board"), "card_labels": labels}
 
 
 @require_http_methods(["GET"])
@@ -143,7 +109,11 @@ def board(request: HttpRequest) -> HttpResponse:
             "can_create": True,
             "today": timezone.localdate(),
             "show_owner": form.show_owner,
-            **_card_context(data, [card for column in data.columns for card in column.cards]),
+            **_card_context(
+                data,
+                [card for column in data.columns for card in column.cards],
+                show_owner=form.show_owner,
+            ),
         },
     )
 
@@ -162,7 +132,7 @@ def _move_response(
         filters=filters,
         with_cards=False,
     )
-    cards = _card_context(data, [opportunity])
+    cards = _card_context(data, [opportunity], show_owner=form.show_owner)
     return render(
         request,
         "opportunities/pipeline/move_result.html",
@@ -174,7 +144,6 @@ def _move_response(
             "today": timezone.localdate(),
             "show_owner": form.show_owner,
             **cards,
-            "stage_options": cards["stage_options_by_stage"].get(opportunity.stage_id, ""),
         },
         status=status,
     )
@@ -211,10 +180,7 @@ def opportunity_move(request: HttpRequest, pk: int) -> HttpResponse:
             _("«%(name)s» pasa a %(stage)s.")
             % {"name": opportunity.name, "stage": opportunity.stage.name},
         )
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = opportunity.get_absolute_url()
-    return redirect(target)
+    return redirect(safe_next(request, opportunity.get_absolute_url()))
 
 
 # The list ---------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 // The sales board (opportunities/pipeline/board.html) and the deal's sheet.
 //
-// Each card holds a small form (a select of stages) that posts the move with htmx. Dragging a
-// card to another column (SortableJS) sets that select and posts the same form, so the phone's
-// select and the desktop's drag share one path. The server answers with the card as it now is:
+// Each card gets a small form (a select of stages) that posts the move with htmx: the page sends
+// it once (#board-move-template) and it is cloned into every card here; without JavaScript the
+// card links to the deal's own stage form instead. Dragging a card to another column
+// (SortableJS) sets that select and posts the same form, so the phone's select and the desktop's
+// drag share one path. The server answers with the card as it now is:
 // after the swap the card is put in the column of the stage it reports, so a refused move
 // springs back by itself. Moving to a lost stage asks for the reason first.
 (function () {
@@ -17,6 +19,31 @@
       { code: "[45]..", swap: false, error: true },
       { code: "...", swap: false },
     ];
+  }
+
+  const moveTemplate = document.getElementById("board-move-template");
+
+  // Give a card its move form: the shared one, pointed at this card.
+  function equip(card) {
+    if (!moveTemplate || card.querySelector("form.board-move")) { return; }
+    const slot = card.querySelector(".board-move-slot");
+    if (!slot) { return; }
+    const form = moveTemplate.content.firstElementChild.cloneNode(true);
+    const id = card.dataset.cardId;
+    form.action = card.dataset.moveUrl;
+    form.setAttribute("hx-post", card.dataset.moveUrl);
+    form.setAttribute("hx-target", `#card-${id}`);
+    const select = form.querySelector(".board-move-select");
+    select.id = `move-${id}`;
+    select.value = card.dataset.stageId;
+    form.querySelector("label").htmlFor = select.id;
+    slot.replaceChildren(form);
+    if (window.htmx) { htmx.process(form); }
+  }
+
+  function equipAll(root) {
+    if (root.classList && root.classList.contains("board-card")) { equip(root); }
+    if (root.querySelectorAll) { root.querySelectorAll(".board-card").forEach(equip); }
   }
 
   function columnFor(stageId) {
@@ -178,5 +205,8 @@
     }, 0);
   }, true);
 
+  equipAll(document);
   makeSortable(document);
+  // Cards that htmx brings (a move's answer, a filtered board) get their form too.
+  if (window.htmx) { htmx.onLoad(equipAll); }
 })();
