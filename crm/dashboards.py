@@ -14,6 +14,8 @@ from opportunities.permissions import can_manage_team, can_sell
 from opportunities.selectors.activities import agenda_today, visits_pending
 from opportunities.selectors.analytics import team_activity_week
 from opportunities.selectors.forecast import current_quarter, forecast_for, pipeline_by_stage
+from support.permissions import can_work_tickets
+from support.selectors.dashboard import support_home as support_queue_counts
 
 
 def home_for(*, user: User) -> dict:
@@ -36,6 +38,7 @@ def home_for(*, user: User) -> dict:
         "leads_count": contacts.filter(lifecycle__in=["lead", "mql", "sql"]).count(),
         "recent_changes": recent_changes(scope=scope),
         **sales_home(user=user),
+        **support_home(user=user),
     }
 
 
@@ -68,6 +71,14 @@ def sales_home(*, user: User) -> dict:
         "agenda_today": agenda_today(user=user),
         "visits_pending": visits_pending(user=user, limit=5),
     }
+
+
+def support_home(*, user: User) -> dict:
+    """The support figures of the home: the backlog, my queue and what is breached (support
+    agents and administrators, who work tickets); nothing for the other roles."""
+    if not can_work_tickets(user):
+        return {}
+    return {"support_queues": support_queue_counts(user=user)}
 
 
 def recent_changes(*, scope: dict, limit: int = 10) -> list:

@@ -4,9 +4,11 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.forms.utils import flatatt
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
@@ -191,3 +193,20 @@ class ListFilterForm(forms.Form):
         if tag := data.pop("tag", None):
             data["tags"] = [tag]
         return data
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """Where to go back to: the form's `next` when it stays on this site, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's ValidationError on the form: on its field when the form has it, else on top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)

@@ -8,6 +8,14 @@ SECTIONS: dict[str, set[str]] = {
     "contacts": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
     "agenda": {Role.VENDEDOR, Role.GERENTE, Role.ADMINISTRADOR},
     "sales": {Role.VENDEDOR, Role.GERENTE, Role.ADMINISTRADOR},
+    # Tickets: support works them; reps and managers read (and open) their customers' ones.
+    "support": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.ADMINISTRADOR},
+    # ¿Quién llama?: whoever answers a customer's phone.
+    "caller": {Role.VENDEDOR, Role.GERENTE, Role.SOPORTE, Role.ADMINISTRADOR},
+    # The support dashboard (SLA, CSAT, NPS).
+    "support_dashboard": {Role.SOPORTE, Role.ADMINISTRADOR},
+    # NPS questions to a segment of contacts: support, and marketing (it is campaign work).
+    "surveys": {Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
     "team": {Role.GERENTE, Role.ADMINISTRADOR},
     "admin": {Role.ADMINISTRADOR},
 }

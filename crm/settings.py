@@ -179,6 +179,8 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange table of fanout/topic exchanges (the worker's control messages).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -211,6 +213,15 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear-nightly": {
         "task": "crm.tasks.sessions_clear",
         "schedule": crontab(minute=0, hour=3),
+    },
+    "support-sla-check": {"task": "support.sla_check", "schedule": 300.0},
+    # Public replies whose email task was lost (the ledger is the comment's emailed_at).
+    "support-replies-requeue": {"task": "support.comment_replies_requeue", "schedule": 600.0},
+    # Surveys a lost task left unsent; satisfaction classes whose answers aged out of 12 months.
+    "support-surveys-send-pending": {"task": "support.surveys_send_pending", "schedule": 600.0},
+    "support-satisfaction-refresh": {
+        "task": "support.satisfaction_refresh_aged",
+        "schedule": crontab(minute=15, hour=3),
     },
 }
 ACTIVITY_REMINDER_MINUTES = env.int("ACTIVITY_REMINDER_MINUTES", default=60)
@@ -267,3 +278,16 @@ LOGGING = {
 }
 
 PAGE_SIZE = 25
+
+# Support conversation (support/services/comments.py): attachments of replies and notes are
+# refused above this size or when their extension (and first bytes) is not in the allow-list;
+# replies to customers are answered to SUPPORT_EMAIL (Reply-To).
+SUPPORT_ATTACHMENT_MAX_BYTES = env.int("SUPPORT_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+SUPPORT_ATTACHMENT_TYPES = env.list(
+    "SUPPORT_ATTACHMENT_TYPES",
+    default=["pdf", "png", "jpg", "jpeg", "gif", "webp", "txt", "csv", "docx", "xlsx"],
+)
+SUPPORT_ATTACHMENTS_PER_MESSAGE = env.int("SUPPORT_ATTACHMENTS_PER_MESSAGE", default=5)
+SUPPORT_EMAIL = env("SUPPORT_EMAIL", default=COMPANY["email"])
+# Satisfaction surveys (support/services/surveys.py): how long a survey link stays valid.
+SUPPORT_SURVEY_LINK_DAYS = env.int("SUPPORT_SURVEY_LINK_DAYS", default=30)

@@ -7,6 +7,7 @@ urlpatterns = [
     path("cuentas/", include("accounts.urls")),
     path("contactos/", include("contacts.urls")),
     path("ventas/", include("opportunities.urls")),
+    path("soporte/", include("support.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,37 @@
+"""¿Quién llama?: an account's phone by how it ends, on PostgreSQL.
+
+"Ends with 5678" is a prefix of the reversed digits, so a btree over reverse(digits) answers
+it with a range scan, where the trigram index (contacts 0003) would return every phone that
+merely contains the digits. The lookup (crm.caller) filters on Reverse(<field>) with
+`startswith`. On SQLite nothing is created: the fallback scans, fine for a demo database.
+"""
+
+from django.db import migrations
+
+INDEXES = [("accounts_account", "phone_digits", "account_phone_rev_idx")]
+
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table, column, name in INDEXES:
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} (reverse({column}) text_pattern_ops)"
+        )
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for _table, _column, name in INDEXES:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0005_account_last_contacted_at"),
+    ]
+
+    operations = [
+        migrations.RunPython(create, drop),
+    ]
