@@ -17,7 +17,7 @@ install: $(STAMP)
 
 # Serve the whole application with its Celery worker and beat, on SQLite and an embedded broker.
 run: $(STAMP)
-	mkdir -p var/mail var/broker/queue var/broker/processed
+	mkdir -p var/mail var/broker/queue var/broker/processed var/broker/control
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_demo --if-empty
 	@echo ""

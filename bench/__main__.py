@@ -71,9 +71,11 @@ SALES_MODELS = {
     "opportunities.Opportunity": TARGET_OPPORTUNITIES,
     "opportunities.Activity": TARGET_ACTIVITIES,
 }
+TARGET_TICKETS = 20_000
+SUPPORT_SEED_TARGET_SECONDS = 60  # only the support data, on an existing database
 LATER_MODELS = {
     **SALES_MODELS,
-    "support.Ticket": 20_000,
+    "support.Ticket": TARGET_TICKETS,
 }
 
 
@@ -95,6 +97,8 @@ class Target:
 
 PAGE_TARGET = Target(median_ms=30, p95_ms=80, queries=12)
 SEARCH_TARGET = Target(median_ms=None, p95_ms=100, queries=None)
+# ¿Quién llama? (issue #4): p95 ≤ 100 ms, and its queries bounded like a page's.
+CALLER_TARGET = Target(median_ms=None, p95_ms=100, queries=12)
 FORECAST_TARGET = Target(median_ms=None, p95_ms=150, queries=None)
 PDF_TARGET = "medido (sin objetivo)"
 
@@ -137,6 +141,14 @@ def main() -> int:
                 Row(page=label, url=None, target=target.describe(), problems=["sin gerente"])
             )
     rows.append(_measure_quote_pdf(rep))
+    agent = _agent()
+    if agent is not None:
+        clients["support"] = Client(raise_request_exception=False)
+        clients["support"].force_login(agent)
+        for *page, who in _support_pages(agent, rep):
+            rows.append(_measure(clients[who], *page))
+    else:
+        rows.append(Row(page="soporte", url=None, target="-", problems=["sin agente de soporte"]))
     _print(data, rep, manager, rows)
     RESULTS.write_text(
         json.dumps(
@@ -222,6 +234,19 @@ def _ensure_data() -> dict:
             )
         else:
             data["sales_seed"] = previous.get("sales_seed")
+        missing_tickets = max(0, TARGET_TICKETS - _count("support.Ticket"))
+        if missing_tickets:
+            print(
+                f"Construyendo solo los datos de soporte: {missing_tickets:,} incidencias "
+                "con seed_demo --only-support…",
+                flush=True,
+            )
+            data["support_seed"] = _seed(
+                {"only_support": True, "tickets": missing_tickets},
+                SUPPORT_SEED_TARGET_SECONDS,
+            )
+        else:
+            data["support_seed"] = previous.get("support_seed")
     counts = {
         "accounts.Account": Account.objects.count(),
         "contacts.Contact": Contact.objects.count(),
@@ -287,7 +312,7 @@ def _previous_run() -> dict:
     if not same:
         return {}
     found = {}
-    for key in ("seed", "sales_seed"):
+    for key in ("seed", "sales_seed", "support_seed"):
         seed = previous.get("data", {}).get(key)
         if seed:
             seed.setdefault("measured", previous.get("date"))
@@ -439,6 +464,151 @@ def _sales_pages(rep: User, manager: User | None) -> list[tuple]:
             "manager",
         ),
     ]
+
+
+def _agent() -> User | None:
+    """The support agent measured: soporte1 if it has tickets, else whoever has the most."""
+    Ticket = apps.get_model("support", "Ticket")
+    agent = User.objects.filter(username="soporte1", role=Role.SOPORTE).first()
+    if agent is not None and Ticket.objects.filter(assignee=agent).exists():
+        return agent
+    return (
+        User.objects.filter(role=Role.SOPORTE, is_active=True).order_by("pk").first()
+        if not Ticket.objects.exists()
+        else User.objects.filter(role=Role.SOPORTE, assigned_tickets__isnull=False)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _support_pages(agent: User, rep: User) -> list[tuple]:
+    """The pages of the support module (issue #4): (label, URL name, args, query, target, who)."""
+    Ticket = apps.get_model("support", "Ticket")
+    Comment = apps.get_model("support", "Comment")
+    ticket = (
+        Ticket.objects.filter(assignee=agent, pk__in=Comment.objects.values("ticket"))
+        .order_by("-pk")
+        .first()
+        or Ticket.objects.order_by("-pk").first()
+    )
+    rep_account = (
+        Account.objects.filter(owner=rep, tickets__isnull=False).order_by("pk").first()
+        or Account.objects.filter(owner=rep).order_by("pk").first()
+    )
+    caller = (
+        Contact.objects.filter(tickets__isnull=False, archived_at=None)
+        .exclude(mobile="")
+        .order_by("pk")
+        .first()
+    )
+    national = _national(caller.mobile) if caller else "5512345678"
+    spaced = f"{national[:2]} {national[2:6]} {national[6:]}"
+    ticket_pk = ticket.pk if ticket else 0
+    return [
+        ("incidencias: abiertas", "support:ticket-list", (), {}, PAGE_TARGET, "support"),
+        ("incidencias: mías", "support:ticket-list", (), {"queue": "mine"}, PAGE_TARGET, "support"),
+        (
+            "incidencias: vencidas",
+            "support:ticket-list",
+            (),
+            {"queue": "breached"},
+            PAGE_TARGET,
+            "support",
+        ),
+        (
+            "incidencias: vencen pronto",
+            "support:ticket-list",
+            (),
+            {"queue": "soon"},
+            PAGE_TARGET,
+            "support",
+        ),
+        (
+            "incidencias: todas, página 200",
+            "support:ticket-list",
+            (),
+            {"queue": "all", "page": 200},
+            PAGE_TARGET,
+            "support",
+        ),
+        (
+            "incidencias: texto «pedido»",
+            "support:ticket-list",
+            (),
+            {"queue": "all", "text": "pedido"},
+            PAGE_TARGET,
+            "support",
+        ),
+        ("incidencias: total", "support:ticket-list-count", (), {}, PAGE_TARGET, "support"),
+        ("incidencia: ficha", "support:ticket-detail", (ticket_pk,), {}, PAGE_TARGET, "support"),
+        (
+            "incidencia: conversación",
+            "support:ticket-comments",
+            (ticket_pk,),
+            {},
+            PAGE_TARGET,
+            "support",
+        ),
+        (
+            "cuenta: panel incidencias (vendedor)",
+            "support:account-tickets-panel",
+            (rep_account.pk if rep_account else 0,),
+            {},
+            PAGE_TARGET,
+            "rep",
+        ),
+        (
+            f"¿quién llama? «+52 1 {spaced}»",
+            "crm:caller",
+            (),
+            {"q": f"+52 1 {spaced}"},
+            CALLER_TARGET,
+            "support",
+        ),
+        (
+            f"¿quién llama? «044 {spaced}»",
+            "crm:caller",
+            (),
+            {"q": f"044 {spaced}"},
+            CALLER_TARGET,
+            "support",
+        ),
+        (
+            f"¿quién llama? «{national[2:6]} {national[6:]}»",
+            "crm:caller",
+            (),
+            {"q": f"{national[2:6]} {national[6:]}"},
+            CALLER_TARGET,
+            "support",
+        ),
+        (
+            f"¿quién llama? 3 dígitos «{national[-3:]}»",
+            "crm:caller",
+            (),
+            {"q": national[-3:]},
+            CALLER_TARGET,
+            "support",
+        ),
+        (
+            f"¿quién llama? vendedor «{spaced}»",
+            "crm:caller",
+            (),
+            {"q": spaced},
+            CALLER_TARGET,
+            "rep",
+        ),
+        ("panel de soporte (30 días)", "support:dashboard", (), {}, FORECAST_TARGET, "support"),
+    ]
+
+
+def _national(e164: str) -> str:
+    """The national significant number of a stored phone: "+525512345678" → "5512345678"."""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164
+        ).removeprefix("+")[-10:]
+    except phonenumbers.NumberParseException:
+        return "5512345678"
 
 
 def _accentless_name(rep: User) -> str:
@@ -626,7 +796,11 @@ def _print(data: dict, rep: User, manager: User | None, rows: list[Row]) -> None
         print(f"  {label}: {count:,}")
     for label, why in data["not_built"].items():
         print(f"  {label}: no construido — {why}")
-    for key, what in (("seed", "seed_demo"), ("sales_seed", "seed_demo --only-sales")):
+    for key, what in (
+        ("seed", "seed_demo"),
+        ("sales_seed", "seed_demo --only-sales"),
+        ("support_seed", "seed_demo --only-support"),
+    ):
         seed = data.get(key)
         if seed:
             verdict = "ok" if seed["passed"] else "FALLA"

@@ -315,3 +315,162 @@ def test_only_sales_adds_sales_data_to_existing_customers(db):
     counts = _counts()
     out = _seed(only_sales=True, if_empty=True)
     assert _counts() == counts and "no se cargan" in out
+
+
+# -- support data ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_tickets_by_default_ratio_and_numbered_in_order(seeded):
+    from support.models import Ticket, TicketCounter
+
+    assert Ticket.objects.count() == 40  # one per five contacts
+    assert "incidencias" in seeded and "encuestas" in seeded
+    tickets = list(Ticket.objects.order_by("created_at", "pk"))
+    by_year: dict[int, list[int]] = {}
+    for ticket in tickets:
+        prefix, year, sequence = ticket.number.split("-")
+        assert prefix == "INC" and len(sequence) == 6
+        by_year.setdefault(int(year), []).append(int(sequence))
+        assert fold(ticket.number) in ticket.search_text
+        assert fold(ticket.account.name) in ticket.search_text
+    for year, numbers in by_year.items():
+        assert numbers == list(range(1, len(numbers) + 1))  # in order of creation, no gap
+        assert TicketCounter.objects.get(year=year).last == len(numbers)
+
+
+@pytest.mark.django_db
+def test_tickets_keep_the_rules_of_the_status_machine(db):
+    from support.models import OPEN_STATUSES, Comment, Ticket
+    from support.services.tickets import ALLOWED
+
+    _seed(contacts=60, opportunities=0, activities=0, tickets=300)
+    now = timezone.now()
+    tickets = list(
+        Ticket.objects.select_related("account", "contact", "assignee").prefetch_related(
+            "status_changes", "comments"
+        )
+    )
+    assert len(tickets) == 300
+    statuses = {t.status for t in tickets}
+    assert statuses >= {"nuevo", "abierto", "resuelto", "cerrado"}  # and "en_espera", often
+    assert len({t.category for t in tickets}) == 5 and len({t.priority for t in tickets}) == 4
+    assert now - timedelta(days=184) <= min(t.created_at for t in tickets)
+    for ticket in tickets:
+        assert ticket.created_at <= now
+        assert ticket.contact is None or ticket.contact.account_id == ticket.account_id
+        assert ticket.assignee is None or ticket.assignee.role == Role.SOPORTE
+        changes = list(ticket.status_changes.all())
+        assert changes[0].from_status == "" and changes[0].to_status == "nuevo"
+        assert changes[-1].to_status == ticket.status
+        for before, after in zip(changes, changes[1:], strict=False):
+            assert after.from_status == before.to_status
+            assert after.to_status in ALLOWED[before.to_status]
+            assert before.at <= after.at <= now
+        if ticket.status == "nuevo":
+            assert ticket.first_response_at is None
+        else:
+            assert ticket.created_at <= ticket.first_response_at <= now
+        if ticket.status in ("resuelto", "cerrado"):
+            assert ticket.resolution and ticket.resolved_at <= now
+            assert ticket.first_response_at <= ticket.resolved_at
+        else:
+            assert ticket.resolved_at is None and not ticket.resolution
+        assert (ticket.closed_at is not None) == (ticket.status == "cerrado")
+        if ticket.status == "en_espera":
+            assert ticket.paused_at is not None
+            assert ticket.first_response_due is None and ticket.resolution_due is None
+            assert ticket.resolution_left is not None
+        else:
+            assert ticket.paused_at is None
+        if ticket.status in OPEN_STATUSES and ticket.status != "en_espera":
+            assert ticket.resolution_due is not None
+            assert (ticket.first_response_due is None) == (ticket.first_response_at is not None)
+            for due, breached in (
+                (ticket.first_response_due, ticket.first_response_breached),
+                (ticket.resolution_due, ticket.resolution_breached),
+            ):
+                if due is not None:
+                    assert breached == (due < now)  # as the SLA check flags them
+        for comment in ticket.comments.all():
+            assert ticket.created_at <= comment.created_at <= now
+            assert (comment.emailed_at is not None) == (comment.kind == Comment.Kind.REPLY)
+            assert (comment.author_id is None) == (comment.kind == Comment.Kind.CUSTOMER)
+    assert any(t.first_response_breached for t in tickets)
+    assert any(t.assignee is None for t in tickets if t.status == "nuevo")
+
+
+@pytest.mark.django_db
+def test_tickets_due_times_come_from_the_sla_engine(db):
+    from support.models import Ticket
+    from support.services.sla import sla_setup_load, sla_start
+
+    _seed(contacts=60, opportunities=0, activities=0, tickets=200)
+    setup = sla_setup_load()
+    fresh = Ticket.objects.filter(status="nuevo")
+    assert fresh.exists()
+    for ticket in fresh:
+        expected = Ticket(priority=ticket.priority)
+        sla_start(expected, now=ticket.created_at, setup=setup)
+        assert ticket.first_response_due == expected.first_response_due
+        assert ticket.resolution_due == expected.resolution_due
+        assert ticket.resolution_warn_at == expected.resolution_warn_at
+
+
+@pytest.mark.django_db
+def test_the_sla_check_has_no_seeded_backlog_to_mail(db, mailoutbox):
+    from support.services.sla import sla_check
+
+    _seed(contacts=60, opportunities=0, activities=0, tickets=200)
+    summary = sla_check(now=timezone.now())
+    assert summary["warnings"] == summary["breaches"] == summary["flagged"] == 0
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_surveys_and_satisfaction_as_the_survey_service_derives_it(db):
+    from support.models import ContactSatisfaction, Survey, SurveyRound
+    from support.selectors.surveys import contact_answers
+    from support.services.surveys import satisfaction_level
+
+    _seed(contacts=150, opportunities=0, activities=0, tickets=200)
+    csat = Survey.objects.filter(kind=Survey.Kind.CSAT).select_related("ticket", "contact")
+    assert csat.filter(answered_at__isnull=False).exists()
+    for survey in csat:
+        assert survey.ticket.resolved_at is not None and survey.contact.email
+        assert survey.contact_id == survey.ticket.contact_id
+        assert survey.sent_at is not None
+        assert survey.score is None or 1 <= survey.score <= 5
+        assert (survey.score is None) == (survey.answered_at is None)
+    rounds = list(SurveyRound.objects.all())
+    assert len(rounds) == 2
+    for survey_round in rounds:
+        sent = survey_round.surveys.all()
+        assert sent.count() == survey_round.recipients > 0
+        assert all(s.kind == Survey.Kind.NPS and s.sent_at for s in sent)
+        assert all(s.score is None or 0 <= s.score <= 10 for s in sent)
+    levels = dict(ContactSatisfaction.objects.values_list("contact_id", "level"))
+    answered = set(
+        Survey.objects.filter(answered_at__isnull=False).values_list("contact_id", flat=True)
+    )
+    assert levels and set(levels) == answered
+    for contact_id, level in levels.items():
+        assert level == satisfaction_level(contact_answers(contact_id=contact_id))
+
+
+@pytest.mark.django_db
+def test_only_support_adds_tickets_to_existing_customers(db):
+    from support.models import Survey, Ticket
+
+    _seed(contacts=100, opportunities=0, activities=0, tickets=0)
+    assert not Ticket.objects.exists() and not Survey.objects.exists()
+    customers = (Account.objects.count(), Contact.objects.count())
+    out = _seed(only_support=True, tickets=30)
+    assert (Account.objects.count(), Contact.objects.count()) == customers
+    assert Ticket.objects.count() == 30 and "datos de soporte" in out
+    assert "oportunidades" not in out.split("Listo")[-1]
+    out = _seed(only_support=True, if_empty=True)
+    assert Ticket.objects.count() == 30 and "no se cargan" in out
+    _seed(only_support=True)  # the default: one per five contacts, numbered after the others
+    assert Ticket.objects.count() == 50
+    assert Ticket.objects.values("number").distinct().count() == 50

@@ -1,6 +1,8 @@
 """Demo data: users of every role, teams, accounts, contacts, tags, the consent ledger, and the
 sales data (products, exchange rates, opportunities with stage history and lines, activities,
-quotas; "last contacted" from the activities; tiers recomputed if their service exists).
+quotas; "last contacted" from the activities; tiers recomputed if their service exists), and the
+support data (tickets with their status history, conversation and SLA clock as the SLA engine
+computes it, CSAT and NPS answers, each answering contact's satisfaction class).
 
 `make run` loads it once (`--if-empty`) so a new user logs in to a living CRM, and `make bench`
 uses it to build the 100,000 contacts of DESIGN.md §4. Speed matters for the latter, so Faker
@@ -9,7 +11,7 @@ is only used to fill small pools of names and streets, which are then combined w
 PostgreSQL, where a big load also rebuilds the secondary indexes once at the end instead of
 updating them row by row. Historical records are not written for seeded rows. `--only-sales`
 adds just the sales data to the accounts and contacts already there (what `make bench` does to a
-database built before the sales module).
+database built before the sales module); `--only-support`, just the support data.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import math
 import random
 import time
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +30,7 @@ from datetime import time as dtime
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
@@ -43,7 +47,7 @@ from accounts.models import Account, Industry, Relationship, Size, Status, Tier
 from contacts.models import Consent, ConsentLatest, Contact, LeadSource, Lifecycle
 from contacts.services import consent_latest_rebuild
 from crm.models import Role, Team
-from crm.text import fold
+from crm.text import fold, search_text
 from opportunities.models import (
     Activity,
     ActivityKind,
@@ -58,6 +62,28 @@ from opportunities.models import (
     StageChange,
 )
 from opportunities.money import CENT, line_totals
+from support.models import (
+    Comment,
+    ContactSatisfaction,
+    Priority,
+    SlaNotice,
+    StatusChange,
+    Survey,
+    SurveyRound,
+    Ticket,
+    TicketCounter,
+)
+from support.services.sla import FIELDS as SLA_FIELDS
+from support.services.sla import (
+    sla_mark_first_response,
+    sla_mark_resolved,
+    sla_pause,
+    sla_resume,
+    sla_setup_load,
+    sla_start,
+)
+from support.services.tickets import ticket_number
+from support.sla import add_business_minutes, business_minutes_between
 
 DEMO_PASSWORD = "demo1234"
 BATCH_SIZE = 5000
@@ -73,6 +99,7 @@ DEMO_USERS = [
     ("vendedor2", "Jorge", "Castillo Peña", Role.VENDEDOR, "Ventas Norte", False),
     ("vendedor3", "Sofía", "Ramírez Olvera", Role.VENDEDOR, "Ventas Centro", False),
     ("soporte1", "Daniel", "Ortega Lara", Role.SOPORTE, None, False),
+    ("soporte2", "Lucía", "Herrera Campos", Role.SOPORTE, None, False),
     ("marketing1", "Valeria", "Cruz Navarro", Role.MARKETING, None, False),
 ]
 
@@ -477,6 +504,200 @@ ACTIVITY_STATUS_WEIGHTS = {"done": 92, "planned": 4, "overdue": 1, "cancelled": 
 ACTIVITY_OPPORTUNITY_SHARE = 0.35
 QUOTA_OVER_RUN_RATE = Decimal("1.15")  # quotas a bit above the rep's monthly won average
 
+# -- support data (tickets, their conversation and SLA, surveys) -------------------------------
+
+TICKET_DAYS = 183  # tickets of the last six months
+TICKETS_PER_CONTACT = 5  # one ticket per five contacts: 20,000 per 100,000 (DESIGN.md §4)
+TICKET_CATEGORY_WEIGHTS = {
+    Ticket.Category.INCIDENT: 40,
+    Ticket.Category.QUESTION: 24,
+    Ticket.Category.WARRANTY: 13,
+    Ticket.Category.COMPLAINT: 12,
+    Ticket.Category.CLAIM: 11,
+}
+TICKET_CHANNEL_WEIGHTS = {
+    Ticket.Channel.PHONE: 34,
+    Ticket.Channel.EMAIL: 30,
+    Ticket.Channel.WHATSAPP: 16,
+    Ticket.Channel.WEB: 14,
+    Ticket.Channel.IN_PERSON: 6,
+}
+TICKET_PRIORITY_WEIGHTS = {
+    Priority.LOW: 22,
+    Priority.MEDIUM: 45,
+    Priority.HIGH: 24,
+    Priority.URGENT: 9,
+}
+TICKET_ACCOUNT_WEIGHT = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0}
+TICKET_STATUS_WEIGHT = {
+    Status.ACTIVE: 3.0,
+    Status.INACTIVE: 1.0,
+    Status.POTENTIAL: 0.6,
+    Status.PROSPECT: 0.3,
+}
+# Shares of tickets: first response late, resolution late (of the SLA target), waiting for
+# the customer once, of those the customer never answers, never resolved (forgotten), closed
+# some days after being resolved, opened by the account's rep rather than by support.
+TICKET_FIRST_LATE = 0.15
+TICKET_RESOLUTION_LATE = 0.2
+TICKET_WAITING = 0.35
+TICKET_NO_REPLY = 0.15
+TICKET_STALLED = 0.03
+TICKET_CLOSED = 0.9
+TICKET_BY_REP = 0.08
+TICKET_NOTE = 0.3
+TICKET_FOLLOW_UP = 0.2
+CSAT_ANSWERED = 0.4
+CSAT_SCORES = {5: 38, 4: 30, 3: 14, 2: 9, 1: 9}
+CSAT_SCORES_BREACHED = {5: 14, 4: 24, 3: 24, 2: 18, 1: 20}
+NPS_ROUNDS = ((150, "Encuesta NPS de primavera"), (45, "Encuesta NPS de otoño"))  # days ago
+NPS_SHARE = 0.12  # of the contacts with an email, per round
+NPS_ANSWERED = 0.35
+NPS_SCORES = {10: 22, 9: 23, 8: 17, 7: 13, 6: 8, 5: 6, 4: 4, 3: 3, 2: 2, 1: 1, 0: 1}
+
+TICKET_SUBJECTS = {
+    Ticket.Category.INCIDENT: [
+        "La terminal punto de venta no enciende",
+        "Error al timbrar facturas CFDI 4.0",
+        "El lector de código de barras no responde",
+        "La impresora térmica imprime en blanco",
+        "No podemos entrar al sistema de inventarios",
+        "El no-break pita y se apaga solo",
+        "La báscula marca un peso incorrecto",
+        "Falla la sincronización con la nube",
+        "La cámara de seguridad de la bodega no da imagen",
+        "El portal de clientes no carga las facturas",
+        "El montacargas eléctrico no carga la batería",
+    ],
+    Ticket.Category.QUESTION: [
+        "¿Cómo doy de alta a un usuario nuevo?",
+        "Solicitud de estado de cuenta",
+        "Horarios de entrega en temporada navideña",
+        "¿Cuándo vence nuestra póliza de mantenimiento?",
+        "Duda sobre la actualización de precios",
+        "¿Cómo descargo las facturas del portal?",
+        "Cambio de datos fiscales para facturar",
+        "¿Tienen capacitación para el personal nuevo?",
+    ],
+    Ticket.Category.WARRANTY: [
+        "Cambio por garantía de la impresora térmica",
+        "Computadora portátil con falla de pantalla en garantía",
+        "El patín hidráulico pierde aceite",
+        "Regulador dañado a los dos meses de la compra",
+        "Botas de seguridad con la suela despegada",
+        "Terminal punto de venta con la pantalla táctil dañada",
+    ],
+    Ticket.Category.COMPLAINT: [
+        "Retraso en la entrega del pedido",
+        "El repartidor no quiso subir la mercancía",
+        "Llevamos una semana sin respuesta",
+        "Nos cobraron un flete que no correspondía",
+        "El técnico no se presentó a la cita",
+        "Mala atención en la sucursal",
+    ],
+    Ticket.Category.CLAIM: [
+        "Pedido incompleto: faltan tres cajas",
+        "Factura con importe incorrecto",
+        "Producto dañado en el transporte",
+        "Cargo duplicado en la tarjeta corporativa",
+        "Nota de crédito pendiente desde hace un mes",
+        "Nos enviaron un modelo distinto al pedido",
+    ],
+}
+TICKET_DESCRIPTIONS = {
+    Ticket.Category.INCIDENT: [
+        "Desde esta mañana el equipo falla en la sucursal principal; ya lo reiniciaron sin éxito.",
+        "El cliente indica que el problema empezó tras la última actualización.",
+        "Afecta a las cajas del turno de la tarde; piden que se revise lo antes posible.",
+    ],
+    Ticket.Category.QUESTION: [
+        "El cliente pide que le expliquemos el procedimiento por correo.",
+        "Pregunta si hay algún costo adicional.",
+        "Necesitan la información antes del cierre de mes.",
+    ],
+    Ticket.Category.WARRANTY: [
+        "El equipo tiene menos de un año de uso; adjuntarán la factura de compra.",
+        "Piden un equipo de reemplazo mientras se revisa el suyo.",
+        "El cliente asegura que el uso fue normal.",
+    ],
+    Ticket.Category.COMPLAINT: [
+        "El cliente está molesto y pide hablar con un responsable.",
+        "Es la segunda vez que ocurre este mes.",
+        "Pide una explicación por escrito.",
+    ],
+    Ticket.Category.CLAIM: [
+        "Envían fotos del empaque y el número de pedido.",
+        "Solicitan la corrección antes del pago a 30 días.",
+        "Piden reposición o nota de crédito, lo que sea más rápido.",
+    ],
+}
+TICKET_FIRST_REPLIES = [
+    "Hola, gracias por avisarnos. Ya estamos revisando su caso y le escribimos en cuanto "
+    "tengamos novedades.",
+    "Buen día, recibimos su solicitud. Un técnico la está revisando y hoy mismo le damos "
+    "seguimiento.",
+    "Hola, lamentamos las molestias. Ya escalamos el caso al área correspondiente.",
+]
+TICKET_INFO_REQUESTS = [
+    "Para continuar necesitamos el número de pedido y, si es posible, una foto del problema.",
+    "¿Nos puede confirmar el número de serie del equipo? Lo encuentra en la etiqueta trasera.",
+    "Necesitamos una copia de la factura para tramitar la garantía.",
+]
+TICKET_CUSTOMER_MESSAGES = [
+    "Les envío la foto y el número de pedido.",
+    "Ya lo probamos de nuevo y sigue igual.",
+    "Adjunto la factura. Quedo atento.",
+    "¿Hay alguna novedad? Lo necesitamos para esta semana.",
+    "Gracias por la rápida respuesta.",
+]
+TICKET_NOTES = [
+    "Revisé con almacén: el pedido salió incompleto.",
+    "Escalado a logística; esperan respuesta del transportista.",
+    "Cliente tier A: darle prioridad.",
+    "El proveedor confirma que la pieza llega el jueves.",
+    "Llamé al cliente y no contestó; lo intento mañana.",
+]
+TICKET_RESOLUTIONS = {
+    Ticket.Category.INCIDENT: [
+        "Se envió un técnico y se reemplazó la pieza dañada; el equipo funciona.",
+        "Se restableció la configuración y se probó con el cliente por teléfono.",
+        "Se corrigió el certificado de sello digital; las facturas timbran de nuevo.",
+    ],
+    Ticket.Category.QUESTION: [
+        "Se explicó el procedimiento por teléfono y se envió la guía por correo.",
+        "Se envió la información solicitada.",
+    ],
+    Ticket.Category.WARRANTY: [
+        "Se cambió el equipo por uno nuevo dentro de la garantía.",
+        "Se reparó en taller sin costo y se devolvió al cliente.",
+    ],
+    Ticket.Category.COMPLAINT: [
+        "Se ofreció una disculpa y se reprogramó la entrega con prioridad.",
+        "Se habló con el responsable del área y se acordó un seguimiento semanal.",
+    ],
+    Ticket.Category.CLAIM: [
+        "Se emitió una nota de crédito por el importe cobrado de más.",
+        "Se reenvió el material faltante sin costo de flete.",
+        "Se refacturó con el importe correcto.",
+    ],
+}
+TICKET_NO_REPLY_RESOLUTION = (
+    "Se cierra por falta de respuesta del cliente tras varios recordatorios."
+)
+CSAT_COMMENTS = {
+    5: ["Excelente atención, muy rápidos.", "Resolvieron todo en una llamada. Gracias."],
+    4: ["Buena atención, aunque tardaron un poco.", "Todo bien."],
+    3: ["Se resolvió, pero tuve que insistir.", "Regular."],
+    2: ["Tardaron demasiado en responder.", "Tuve que llamar varias veces."],
+    1: ["Pésimo servicio, nadie daba razón.", "El problema sigue igual."],
+}
+NPS_COMMENTS = [
+    "Buen producto y buen servicio posventa.",
+    "Los precios podrían mejorar.",
+    "Las entregas a veces se retrasan.",
+    "Muy buena relación con el vendedor.",
+]
+
 
 @dataclass
 class SeedResult:
@@ -492,6 +713,11 @@ class SeedResult:
     stage_changes: int = 0
     activities: int = 0
     quotas: int = 0
+    tickets: int = 0
+    ticket_comments: int = 0
+    status_changes: int = 0
+    surveys: int = 0
+    satisfaction: int = 0
     seconds: float = 0.0
 
 
@@ -877,7 +1103,7 @@ class Seeder:
     # -- the whole ---------------------------------------------------------------------------
 
     def run(
-        self, *, contacts: int, accounts: int, opportunities: int, activities: int
+        self, *, contacts: int, accounts: int, opportunities: int, activities: int, tickets: int
     ) -> SeedResult:
         started = self.started
         result = SeedResult()
@@ -945,26 +1171,20 @@ class Seeder:
                 opportunities=opportunities,
                 activities=activities,
             )
+        support_contacts = [
+            SupportContact(
+                c.pk, c.account_id, c.full_name, bool(c.email), c.archived_at is not None
+            )
+            for c in contact_objs
+        ]
+        with _timestamps_as_given(*SUPPORT_MODELS):
+            SupportSeeder(self).run(result, account_rows, support_contacts, tickets=tickets)
         return result
 
     def run_sales(self, *, opportunities: int | None, activities: int | None) -> SeedResult:
         """Only the sales data, for the accounts and contacts already in the database."""
         result = SeedResult()
-        account_rows = [
-            AccountRow(*row[:-1], row[-1] is not None)
-            for row in Account.objects.order_by("pk").values_list(
-                "pk",
-                "owner_id",
-                "country",
-                "status",
-                "size",
-                "tier",
-                "name",
-                "city",
-                "created_at",
-                "archived_at",
-            )
-        ]
+        account_rows = self.existing_accounts()
         contact_rows = [
             ContactRow(*row[:-1], row[-1] is not None)
             for row in Contact.objects.order_by("pk").values_list(
@@ -988,6 +1208,50 @@ class Seeder:
                 else activities,
             )
         return result
+
+    def run_support(self, *, tickets: int | None) -> SeedResult:
+        """Only the support data (tickets, surveys), for the accounts and contacts already in
+        the database."""
+        result = SeedResult()
+        account_rows = self.existing_accounts()
+        contacts = [
+            SupportContact(
+                pk, account_id, f"{first} {last}".strip(), bool(email), archived is not None
+            )
+            for pk, account_id, first, last, email, archived in Contact.objects.order_by(
+                "pk"
+            ).values_list("pk", "account_id", "first_name", "last_name", "email", "archived_at")
+        ]
+        self.stdout.write(
+            f"  existentes: {len(account_rows):,} cuentas, {len(contacts):,} contactos "
+            f"({_since(self.started)})"
+        )
+        with _timestamps_as_given(*SUPPORT_MODELS):
+            SupportSeeder(self).run(
+                result,
+                account_rows,
+                contacts,
+                tickets=_default_tickets(len(contacts)) if tickets is None else tickets,
+            )
+        return result
+
+    @staticmethod
+    def existing_accounts() -> list[AccountRow]:
+        return [
+            AccountRow(*row[:-1], row[-1] is not None)
+            for row in Account.objects.order_by("pk").values_list(
+                "pk",
+                "owner_id",
+                "country",
+                "status",
+                "size",
+                "tier",
+                "name",
+                "city",
+                "created_at",
+                "archived_at",
+            )
+        ]
 
     def assign(self, accounts: list[Account], total: int) -> Iterator[Account | None]:
         """One to a handful of contacts per account (more at bigger ones); about one in nine
@@ -1311,7 +1575,7 @@ class SalesSeeder:
         accounts: dict[int, AccountRow],
         opps_by_account: dict[int, list[int]],
         total: int,
-    ) -> Iterator[Activity]:
+    ) -> Iterator[tuple]:
         """Mostly done in the past year with an outcome; some planned for the next four weeks,
         a few overdue or cancelled. Owned by the account's owner (or the contact's, without one).
         """
@@ -1366,27 +1630,30 @@ class SalesSeeder:
                 if candidates:
                     opp_id = rng.choice(candidates)
             low, high = ACTIVITY_DURATION[kind]
-            yield Activity(
-                kind=kind,
-                status=status,
-                subject=rng.choice(ACTIVITY_SUBJECTS[kind]),
-                owner_id=account.owner_id if account is not None else contact.owner_id,
-                account_id=account.pk if account is not None else None,
+            # A row of ACTIVITY_FIELDS (no model instance: 300,000 of them cost seconds).
+            yield (
+                kind,
+                status,
+                rng.choice(ACTIVITY_SUBJECTS[kind]),
+                account.owner_id if account is not None else contact.owner_id,
+                account.pk if account is not None else None,
                 # A few account-level tasks name no one in particular.
-                contact_id=None
+                None
                 if account is not None and kind == ActivityKind.TASK and rng.random() < 0.3
                 else contact.pk,
-                opportunity_id=opp_id,
-                planned_at=planned_at,
-                duration_minutes=rng.randint(low, high),
-                place=f"Oficinas del cliente, {account.city}"
+                opp_id,
+                planned_at,
+                rng.randint(low, high),
+                f"Oficinas del cliente, {account.city}"
                 if account is not None and kind in (ActivityKind.VISIT, ActivityKind.MEETING)
                 else "",
-                done_at=done_at,
-                outcome=outcome,
-                notes=notes,
-                created_at=created,
-                updated_at=updated,
+                done_at,
+                outcome,
+                notes,
+                created,
+                updated,
+                None,
+                "",
             )
 
     # -- quotas -------------------------------------------------------------------------------
@@ -1472,8 +1739,9 @@ class SalesSeeder:
         opps_by_account: dict[int, list[int]] = {}
         for opp in opps:
             opps_by_account.setdefault(opp.account_id, []).append(opp.pk)
-        result.activities = _bulk_iter(
+        result.activities = _bulk_rows_iter(
             Activity,
+            ACTIVITY_FIELDS,
             self.activities(contacts, {a.pk: a for a in accounts}, opps_by_account, activities),
         )
         _last_contacted_update()
@@ -1481,6 +1749,436 @@ class SalesSeeder:
             f"  actividades: {result.activities:,}, último contacto actualizado ({_since(started)})"
         )
         result.quotas = self.quotas(opps)
+
+
+class SupportContact(NamedTuple):
+    """What the tickets and surveys need of a contact."""
+
+    pk: int
+    account_id: int | None
+    name: str
+    has_email: bool
+    archived: bool
+
+
+class SupportSeeder:
+    """Tickets of the last six months with their history, conversation and SLA; CSAT answers
+    after resolution, two NPS rounds, and each answering contact's satisfaction class.
+
+    Each ticket's life is drawn first (when it was answered, waited for the customer, was
+    resolved and closed, in business time mostly within its targets), then replayed up to now
+    through the SLA service with the company's calendar and policies, so due times, pauses,
+    breach flags and the business minutes each reached target took are the ones the
+    application would have computed. Targets still running get their "vence pronto" and breach
+    notices as already sent, so the SLA check does not mail a backlog of seeded warnings.
+    """
+
+    def __init__(self, seeder: Seeder) -> None:
+        self.seeder = seeder
+        self.rng = seeder.rng
+        self.now = seeder.now
+        self.setup = sla_setup_load()
+        self.calendar = self.setup.calendar
+        self.company_zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        User = get_user_model()
+        self.agents = list(
+            User.objects.filter(role=Role.SOPORTE, is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        self.admins = list(
+            User.objects.filter(is_active=True)
+            .filter(models.Q(role=Role.ADMINISTRADOR) | models.Q(is_superuser=True))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not self.agents:
+            self.agents = self.admins
+        if not self.agents:
+            raise CommandError("No hay usuarios de soporte ni administradores a quien asignar.")
+
+    # -- one ticket ---------------------------------------------------------------------------
+
+    def created_at(self) -> datetime:
+        """When the customer got in touch: mostly recent, mostly in office hours."""
+        rng = self.rng
+        moment = self.now - timedelta(days=TICKET_DAYS * rng.random() ** 1.7)
+        if rng.random() < 0.8:
+            day = self.calendar.local_date(moment)
+            while self.calendar.is_day_off(day) and rng.random() < 0.85:
+                day -= timedelta(days=1)
+            office = datetime.combine(
+                day, dtime(rng.randint(8, 18), rng.randrange(60)), tzinfo=self.calendar.zone
+            )
+            if self.now - timedelta(days=TICKET_DAYS) <= office <= self.now:
+                moment = office
+        return moment.replace(microsecond=0)
+
+    def minutes(self, target: int, late_share: float) -> int:
+        """Business minutes a target took: within it mostly, sometimes late."""
+        if self.rng.random() < late_share:
+            return max(1, round(target * self.rng.uniform(1.05, 2.5)))
+        return max(1, round(target * self.rng.uniform(0.05, 0.95)))
+
+    def ticket(self, account: AccountRow, contacts: list[SupportContact]) -> Ticket:
+        rng, calendar, add = self.rng, self.calendar, add_business_minutes
+        category = self.seeder.pick(TICKET_CATEGORY_WEIGHTS)
+        priority = self.seeder.pick(TICKET_PRIORITY_WEIGHTS)
+        channel = self.seeder.pick(TICKET_CHANNEL_WEIGHTS)
+        contact = rng.choice(contacts) if contacts and rng.random() < 0.92 else None
+        policy = self.setup.policy(priority)
+        first_target = policy.first_response if policy else 240
+        resolution_target = policy.resolution if policy else 1620
+        created = self.created_at()
+        agent = rng.choice(self.agents)
+        by_rep = rng.random() < TICKET_BY_REP
+        if by_rep:
+            channel = rng.choice([Ticket.Channel.PHONE, Ticket.Channel.IN_PERSON])
+
+        # The life of the ticket, drawn in full (some of it may still lie ahead of now).
+        first_minutes = self.minutes(first_target, TICKET_FIRST_LATE)
+        budget = max(self.minutes(resolution_target, TICKET_RESOLUTION_LATE), first_minutes + 15)
+        first_at = add(calendar, created, first_minutes)
+        paused = resumed = None
+        no_reply = False
+        if rng.random() < TICKET_WAITING:
+            gap = rng.randint(5, 180)
+            if first_minutes + gap < budget:
+                paused = add(calendar, first_at, gap)
+                if rng.random() < TICKET_NO_REPLY:
+                    no_reply = True
+                else:
+                    resumed = paused + timedelta(hours=rng.uniform(2, 168))
+        if paused is None:
+            resolved = add(calendar, created, budget)
+        elif no_reply:
+            resolved = paused + timedelta(days=rng.uniform(7, 10))
+        else:
+            spent = business_minutes_between(calendar, created, paused)
+            resolved = add(calendar, resumed, max(1, budget - spent))
+        if rng.random() < TICKET_STALLED:
+            resolved = None  # forgotten: open (and late) until someone notices
+        closed = resolved + timedelta(days=rng.uniform(2, 7)) if resolved else None
+        if closed is not None and rng.random() > TICKET_CLOSED:
+            closed = None
+
+        ticket = Ticket(
+            account_id=account.pk,
+            contact_id=contact.pk if contact else None,
+            subject=rng.choice(TICKET_SUBJECTS[category]),
+            description=rng.choice(TICKET_DESCRIPTIONS[category]),
+            category=category,
+            channel=channel,
+            priority=priority,
+            status=Ticket.Status.NEW,
+            assignee_id=agent,
+            created_by_id=account.owner_id if by_rep else agent,
+            created_at=created,
+        )
+        ticket._customer = (account.name, contact.name if contact else "")
+        ticket._contact = contact
+        history = [(created, "", Ticket.Status.NEW, ticket.created_by_id, "")]
+        comments: list[tuple] = []
+        sla_start(ticket, now=created, setup=self.setup)
+
+        # Replayed up to now, as the services would have done it.
+        last = created
+        now = self.now
+        if first_at <= now:
+            ticket.first_response_at = first_at
+            sla_mark_first_response(ticket, now=first_at, setup=self.setup)
+            comments.append((first_at, Comment.Kind.REPLY, agent, rng.choice(TICKET_FIRST_REPLIES)))
+            history.append((first_at, Ticket.Status.NEW, Ticket.Status.OPEN, agent, ""))
+            ticket.status = Ticket.Status.OPEN
+            last = first_at
+            if rng.random() < TICKET_NOTE:
+                noted = first_at + timedelta(minutes=rng.randint(10, 600))
+                if noted <= now and (resolved is None or noted < resolved):
+                    comments.append((noted, Comment.Kind.NOTE, agent, rng.choice(TICKET_NOTES)))
+        if paused is not None and paused <= now:
+            sla_pause(ticket, now=paused, setup=self.setup)
+            comments.append((paused, Comment.Kind.REPLY, agent, rng.choice(TICKET_INFO_REQUESTS)))
+            history.append((paused, ticket.status, Ticket.Status.WAITING, agent, ""))
+            ticket.status, last = Ticket.Status.WAITING, paused
+            if resumed is not None and resumed <= now:
+                sla_resume(ticket, now=resumed, setup=self.setup)
+                comments.append(
+                    (resumed, Comment.Kind.CUSTOMER, None, rng.choice(TICKET_CUSTOMER_MESSAGES))
+                )
+                history.append(
+                    (
+                        resumed,
+                        Ticket.Status.WAITING,
+                        Ticket.Status.OPEN,
+                        None,
+                        "Respuesta del cliente",
+                    )
+                )
+                ticket.status, last = Ticket.Status.OPEN, resumed
+        elif paused is None and first_at <= now and rng.random() < TICKET_FOLLOW_UP:
+            asked = first_at + timedelta(hours=rng.uniform(1, 30))
+            if asked <= now and (resolved is None or asked < resolved):
+                comments.append(
+                    (asked, Comment.Kind.CUSTOMER, None, rng.choice(TICKET_CUSTOMER_MESSAGES))
+                )
+                last = max(last, asked)
+        if resolved is not None and resolved <= now and ticket.status != Ticket.Status.NEW:
+            if ticket.status == Ticket.Status.WAITING:
+                sla_resume(ticket, now=resolved, setup=self.setup)
+            text = (
+                TICKET_NO_REPLY_RESOLUTION if no_reply else rng.choice(TICKET_RESOLUTIONS[category])
+            )
+            ticket.resolution = text
+            ticket.resolved_at = resolved
+            sla_mark_resolved(ticket, now=resolved, setup=self.setup)
+            comments.append((resolved, Comment.Kind.REPLY, agent, text))
+            history.append((resolved, ticket.status, Ticket.Status.RESOLVED, agent, ""))
+            ticket.status, last = Ticket.Status.RESOLVED, resolved
+            if closed is not None and closed <= now:
+                ticket.closed_at = closed
+                history.append((closed, Ticket.Status.RESOLVED, Ticket.Status.CLOSED, agent, ""))
+                ticket.status, last = Ticket.Status.CLOSED, closed
+        if ticket.status == Ticket.Status.NEW and rng.random() < 0.5:
+            ticket.assignee_id = None  # waiting in the unassigned queue
+        ticket.updated_at = max([last, *(comment[0] for comment in comments)])
+        ticket._history = history
+        ticket._comments = comments
+        ticket._notices = self.notices(ticket)
+        return ticket
+
+    def notices(self, ticket: Ticket) -> list[tuple]:
+        """Flag the running targets now overdue, as the SLA check would have, and record the
+        notices it would have sent: (target, kind, at)."""
+        if ticket.status not in (Ticket.Status.NEW, Ticket.Status.OPEN):
+            return []
+        found = []
+        for target, (due_field, warn_field, _left, breached_field) in SLA_FIELDS.items():
+            due, warn = getattr(ticket, due_field), getattr(ticket, warn_field)
+            if due is not None and due < self.now:
+                setattr(ticket, breached_field, True)
+                found.append((target, SlaNotice.Kind.BREACH, due))
+            elif warn is not None and warn <= self.now:
+                found.append((target, SlaNotice.Kind.WARNING, warn))
+        return found
+
+    # -- numbering --------------------------------------------------------------------------
+
+    def number(self, tickets: list[Ticket]) -> None:
+        """INC-YYYY-NNNNNN in order of creation, per company year, after TicketCounter's last;
+        the counters move on so that the next ticket opened in the application follows."""
+        years: dict[int, list[Ticket]] = {}
+        for ticket in tickets:
+            years.setdefault(ticket.created_at.astimezone(self.company_zone).year, []).append(
+                ticket
+            )
+        for year, group in years.items():
+            counter, _created = TicketCounter.objects.select_for_update().get_or_create(year=year)
+            for sequence, ticket in enumerate(group, start=counter.last + 1):
+                ticket.number = ticket_number(year=year, sequence=sequence)
+                account_name, contact_name = ticket._customer
+                ticket.search_text = search_text(
+                    ticket.number, ticket.subject, account_name, contact_name
+                )
+            counter.last += len(group)
+            counter.save(update_fields=["last"])
+
+    # -- surveys ----------------------------------------------------------------------------
+
+    def csat(self, ticket: Ticket) -> tuple | None:
+        """The survey sent on resolution to the ticket's contact (a SURVEY_FIELDS row),
+        answered by some; None without a contact to ask."""
+        contact = ticket._contact
+        if ticket.resolved_at is None or contact is None or not contact.has_email:
+            return None
+        sent = min(ticket.resolved_at + timedelta(minutes=1), self.now)
+        answered, score, comment = sent + timedelta(hours=self.rng.uniform(0.2, 72)), None, ""
+        if self.rng.random() < CSAT_ANSWERED and answered <= self.now:
+            breached = ticket.first_response_breached or ticket.resolution_breached
+            score = self.seeder.pick(CSAT_SCORES_BREACHED if breached else CSAT_SCORES)
+            if self.rng.random() < 0.35:
+                comment = self.rng.choice(CSAT_COMMENTS[score])
+        else:
+            answered = None
+        return (
+            Survey.Kind.CSAT,
+            contact.pk,
+            ticket.pk,
+            None,
+            ticket.resolved_at,
+            sent,
+            answered,
+            score,
+            comment,
+        )
+
+    def nps_rounds(self, contacts: list[SupportContact]) -> list[SurveyRound]:
+        """Two rounds of the NPS question, each to a sample of the contacts with an email; each
+        round's SURVEY_FIELDS rows (without the round's id yet) in `round._surveys`."""
+        reachable = [c for c in contacts if c.has_email and not c.archived]
+        if not reachable or not self.admins:
+            return []
+        rounds = []
+        for days_ago, name in NPS_ROUNDS:
+            created = self.now - timedelta(days=days_ago, hours=self.rng.randint(0, 8))
+            sample = self.rng.sample(reachable, max(1, round(len(reachable) * NPS_SHARE)))
+            survey_round = SurveyRound(
+                name=f"{name} {timezone.localdate(created).year}",
+                filters={},
+                created_by_id=self.admins[0],
+                created_at=created,
+                recipients=len(sample),
+            )
+            survey_round._surveys = []
+            for contact in sample:
+                sent = created + timedelta(minutes=self.rng.randint(1, 30))
+                answered = sent + timedelta(hours=self.rng.uniform(1, 240))
+                score, comment = None, ""
+                if self.rng.random() < NPS_ANSWERED and answered <= self.now:
+                    score = self.seeder.pick(NPS_SCORES)
+                    if self.rng.random() < 0.25:
+                        comment = self.rng.choice(NPS_COMMENTS)
+                else:
+                    answered = None
+                survey_round._surveys.append(
+                    [
+                        Survey.Kind.NPS,
+                        contact.pk,
+                        None,
+                        None,
+                        created,
+                        sent,
+                        answered,
+                        score,
+                        comment,
+                    ]
+                )
+            rounds.append(survey_round)
+        return rounds
+
+    def satisfaction(self, contact_ids: set[int]) -> list[ContactSatisfaction]:
+        """The class of each contact who answered, derived as support.services.surveys derives
+        it (their CSAT answers of the last year, their latest NPS answer), from every answer
+        they have in the database (the ones just seeded, and any from before)."""
+        from support.selectors.surveys import CSAT_WINDOW_DAYS, Answers
+        from support.services.surveys import satisfaction_level
+
+        answered = Survey.objects.filter(answered_at__isnull=False).values_list(
+            "contact_id", "kind", "score", "answered_at"
+        )
+        window = self.now - timedelta(days=CSAT_WINDOW_DAYS)
+        csat: dict[int, list] = {}
+        nps: dict[int, tuple] = {}
+        for contact_id, kind, score, answered_at in answered.iterator(chunk_size=BATCH_SIZE):
+            if contact_id not in contact_ids:
+                continue
+            if kind == Survey.Kind.CSAT and answered_at >= window:
+                row = csat.setdefault(contact_id, [0, 0, answered_at])
+                row[0] += score
+                row[1] += 1
+                row[2] = max(row[2], answered_at)
+            elif kind == Survey.Kind.NPS:
+                latest = nps.get(contact_id)
+                if latest is None or answered_at > latest[1]:
+                    nps[contact_id] = (score, answered_at)
+        rows = []
+        for contact_id in sorted(contact_ids):
+            total, count, last = csat.get(contact_id, (0, 0, None))
+            score, at = nps.get(contact_id, (None, None))
+            answers = Answers(
+                csat_average=total / count if count else None,
+                csat_count=count,
+                csat_last_at=last,
+                nps=score,
+                nps_at=at,
+            )
+            level = satisfaction_level(answers)
+            if level is not None:
+                rows.append(
+                    ContactSatisfaction(
+                        contact_id=contact_id,
+                        level=level,
+                        answers=answers.count,
+                        updated_at=self.now,
+                    )
+                )
+        return rows
+
+    # -- the whole --------------------------------------------------------------------------
+
+    def run(
+        self,
+        result: SeedResult,
+        accounts: list[AccountRow],
+        contacts: list[SupportContact],
+        *,
+        tickets: int,
+    ) -> None:
+        out, started = self.seeder.stdout, self.seeder.started
+        by_account: dict[int, list[SupportContact]] = {}
+        for contact in contacts:
+            if contact.account_id and not contact.archived:
+                by_account.setdefault(contact.account_id, []).append(contact)
+        weights = [
+            TICKET_ACCOUNT_WEIGHT.get(a.tier, 1.0)
+            * TICKET_STATUS_WEIGHT.get(a.status, 1.0)
+            * (0.05 if a.archived else 1.0)
+            for a in accounts
+        ]
+        chosen = self.rng.choices(accounts, weights=weights, k=tickets) if accounts else []
+        built = sorted(
+            (self.ticket(account, by_account.get(account.pk, [])) for account in chosen),
+            key=lambda t: t.created_at,
+        )
+        self.number(built)
+        _bulk(Ticket, built)
+        result.tickets = len(built)
+        # Rows nothing else refers to go in as plain tuples: no model instance per row.
+        changes, comments, notices, surveys = [], [], [], []
+        for ticket in built:
+            changes += [
+                (ticket.pk, before, after, actor, at, note)
+                for at, before, after, actor, note in ticket._history
+            ]
+            comments += [
+                (ticket.pk, kind, author, body, at, at if kind == Comment.Kind.REPLY else None)
+                for at, kind, author, body in ticket._comments
+            ]
+            notices += [
+                (ticket.pk, target, kind, ticket.assignee_id, at)
+                for target, kind, at in ticket._notices
+            ]
+            survey = self.csat(ticket)
+            if survey is not None:
+                surveys.append(survey)
+        result.status_changes = _bulk_rows(StatusChange, STATUS_CHANGE_FIELDS, changes)
+        result.ticket_comments = _bulk_rows(Comment, COMMENT_FIELDS, comments)
+        _bulk_rows(SlaNotice, SLA_NOTICE_FIELDS, notices)
+        out.write(
+            f"  incidencias: {result.tickets:,}, comentarios: {result.ticket_comments:,}, "
+            f"cambios de estado: {result.status_changes:,} ({_since(started)})"
+        )
+        rounds = self.nps_rounds(contacts) if tickets else []
+        SurveyRound.objects.bulk_create(rounds)  # two rows, with JSON: COPY cannot take a dict
+        for survey_round in rounds:
+            for row in survey_round._surveys:
+                row[3] = survey_round.pk
+                surveys.append(tuple(row))
+        _bulk_rows(Survey, SURVEY_FIELDS, surveys)
+        answered = {row[1] for row in surveys if row[6] is not None}
+        levels = self.satisfaction(answered)
+        for start in range(0, len(levels), BATCH_SIZE):
+            ContactSatisfaction.objects.bulk_create(
+                levels[start : start + BATCH_SIZE],
+                update_conflicts=True,
+                unique_fields=["contact"],
+                update_fields=["level", "answers", "updated_at"],
+            )
+        result.surveys = len(surveys)
+        result.satisfaction = len(levels)
+        out.write(
+            f"  encuestas: {result.surveys:,}, satisfacción de {result.satisfaction:,} contactos "
+            f"({_since(started)})"
+        )
 
 
 @contextlib.contextmanager
@@ -1536,14 +2234,61 @@ def _bulk(model: type[models.Model], objs: list) -> None:
                     copy.write_row([obj.pk, *(getattr(obj, name) for name in attnames)])
 
 
-def _bulk_iter(model: type[models.Model], objs: Iterable) -> int:
-    """`_bulk` in batches from an iterator, so 300,000 activities never sit in memory at once."""
+def _bulk_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[tuple]) -> int:
+    """Insert rows given as tuples of `fields` (attribute names) into a table whose new rows
+    nothing else in the load refers to: COPY without building a model instance per row on
+    PostgreSQL (the ids come from the table's identity), bulk_create elsewhere."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        for start in range(0, len(rows), BATCH_SIZE):
+            model.objects.bulk_create(
+                [
+                    model(**dict(zip(fields, row, strict=True)))
+                    for row in rows[start : start + BATCH_SIZE]
+                ]
+            )
+        return len(rows)
+    columns_by_name = {f.attname: f.column for f in model._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(columns_by_name[name]) for name in fields)
+    with connection.cursor() as cursor:
+        table = quote(model._meta.db_table)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)
+
+
+def _bulk_rows_iter(model: type[models.Model], fields: tuple[str, ...], rows: Iterable) -> int:
+    """`_bulk_rows` in batches from an iterator: 300,000 activities never sit in memory."""
     count = 0
-    iterator = iter(objs)
+    iterator = iter(rows)
     while batch := list(itertools.islice(iterator, BATCH_SIZE)):
-        _bulk(model, batch)
-        count += len(batch)
+        count += _bulk_rows(model, fields, batch)
     return count
+
+
+# The columns of a seeded activity, in the order the generator yields them.
+ACTIVITY_FIELDS = (
+    "kind",
+    "status",
+    "subject",
+    "owner_id",
+    "account_id",
+    "contact_id",
+    "opportunity_id",
+    "planned_at",
+    "duration_minutes",
+    "place",
+    "done_at",
+    "outcome",
+    "notes",
+    "created_at",
+    "updated_at",
+    "reminder_sent_at",
+    "cadence_period",
+)
 
 
 def _last_contacted_update() -> None:
@@ -1612,19 +2357,36 @@ def _tiers_recompute(stdout) -> None:
 
 @contextlib.contextmanager
 def _indexes_built_after(*model_classes: type[models.Model], rows: int):
-    """On PostgreSQL, drop the secondary indexes of a big load and build them again after it.
+    """On PostgreSQL, drop the secondary indexes and the foreign keys of a big load, and build
+    them again after it.
 
     Keeping the trigram GIN indexes up to date row by row costs far more than building them
-    once over 100,000 rows. Unique and primary-key indexes stay, so the database still guards
-    its invariants; each index comes back from its own definition (pg_get_indexdef), inside the
-    same transaction, so a failure leaves everything as it was.
+    once over 100,000 rows; and each loaded row would queue one deferred check per foreign key
+    (1.2 million for the activities alone), where adding the constraint back checks the whole
+    table in one join, as pg_restore does. Unique and primary-key indexes stay, so the database
+    still guards its invariants; every index and constraint comes back from its own definition
+    (pg_get_indexdef, pg_get_constraintdef), inside the same transaction, so a failure leaves
+    everything as it was.
     """
     if connection.vendor != "postgresql" or rows < BIG_LOAD:
         yield False
         return
+    quote = connection.ops.quote_name
     definitions = []
+    foreign_keys = []
     with connection.cursor() as cursor:
         for model in model_classes:
+            table = quote(model._meta.db_table)
+            cursor.execute(
+                """
+                SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                WHERE conrelid = %s::regclass AND contype = 'f'
+                """,
+                [table],
+            )
+            for name, definition in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
+                foreign_keys.append((table, name, definition))
             cursor.execute(
                 """
                 SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid)
@@ -1632,17 +2394,20 @@ def _indexes_built_after(*model_classes: type[models.Model], rows: int):
                 WHERE x.indrelid = %s::regclass AND NOT x.indisunique AND NOT x.indisprimary
                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
                 """,
-                [connection.ops.quote_name(model._meta.db_table)],
+                [table],
             )
             for name, definition in cursor.fetchall():
                 cursor.execute(f"DROP INDEX {name}")
                 definitions.append(definition)
     yield True
     with connection.cursor() as cursor:
-        # Deferred foreign-key checks must run before a table can be indexed again.
+        # Deferred checks of rows written before the drop (none in a pure load) run first.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for definition in definitions:
             cursor.execute(definition)
+        for table, name, definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
@@ -1666,6 +2431,30 @@ def _since(started: float) -> str:
 
 
 SALES_MODELS = (Opportunity, LineItem, StageChange, Activity)
+# The columns of the support rows written as plain tuples (_bulk_rows), by attribute name.
+STATUS_CHANGE_FIELDS = ("ticket_id", "from_status", "to_status", "actor_id", "at", "note")
+COMMENT_FIELDS = ("ticket_id", "kind", "author_id", "body", "created_at", "emailed_at")
+SLA_NOTICE_FIELDS = ("ticket_id", "target", "kind", "sent_to_id", "created_at")
+SURVEY_FIELDS = (
+    "kind",
+    "contact_id",
+    "ticket_id",
+    "round_id",
+    "created_at",
+    "sent_at",
+    "answered_at",
+    "score",
+    "comment",
+)
+SUPPORT_MODELS = (
+    Ticket,
+    StatusChange,
+    Comment,
+    SlaNotice,
+    SurveyRound,
+    Survey,
+    ContactSatisfaction,
+)
 
 
 def _default_opportunities(contacts: int) -> int:
@@ -1676,20 +2465,27 @@ def _default_activities(contacts: int) -> int:
     return contacts * 3  # 300,000 per 100,000 contacts
 
 
+def _default_tickets(contacts: int) -> int:
+    return contacts // TICKETS_PER_CONTACT  # 20,000 per 100,000 contacts
+
+
 def seed_demo(
     *,
     contacts: int,
     accounts: int | None = None,
     opportunities: int | None = None,
     activities: int | None = None,
+    tickets: int | None = None,
     only_sales: bool = False,
+    only_support: bool = False,
     seed: int = 42,
     stdout,
 ) -> SeedResult:
     """Build the demo data in one transaction: all of it, or nothing.
 
     With `only_sales`, add only products, rates, opportunities, activities and quotas to the
-    accounts and contacts already there (`contacts` and `accounts` are then ignored).
+    accounts and contacts already there (`contacts` and `accounts` are then ignored); with
+    `only_support`, only tickets and surveys.
     """
     started = time.perf_counter()
     seeder = Seeder(seed=seed, stdout=stdout, started=started)
@@ -1701,30 +2497,39 @@ def seed_demo(
         # secondary indexes rebuilt once than updated row by row.
         tables = (*SALES_MODELS, Account, Contact)
         rows = opportunities + activities
+    elif only_support:
+        tickets = _default_tickets(Contact.objects.count()) if tickets is None else tickets
+        tables = SUPPORT_MODELS
+        rows = tickets * 8  # with their history, conversation and surveys
     else:
         if accounts is None:
             accounts = max(10, contacts // 5) if contacts else 0
         opportunities = _default_opportunities(contacts) if opportunities is None else opportunities
         activities = _default_activities(contacts) if activities is None else activities
-        tables = (Account, Contact, TaggedItem, Consent, *SALES_MODELS)
-        rows = contacts + accounts + opportunities + activities
+        tickets = _default_tickets(contacts) if tickets is None else tickets
+        tables = (Account, Contact, TaggedItem, Consent, *SALES_MODELS, *SUPPORT_MODELS)
+        rows = contacts + accounts + opportunities + activities + tickets * 8
     with transaction.atomic():
         with _indexes_built_after(*tables, rows=rows) as rebuilt:
             if only_sales:
                 result = seeder.run_sales(opportunities=opportunities, activities=activities)
+            elif only_support:
+                result = seeder.run_support(tickets=tickets)
             else:
                 result = seeder.run(
                     contacts=contacts,
                     accounts=accounts,
                     opportunities=opportunities,
                     activities=activities,
+                    tickets=tickets,
                 )
         if rebuilt:
             stdout.write(f"  índices reconstruidos ({_since(started)})")
-    _tiers_recompute(stdout)
+    if not only_support:
+        _tiers_recompute(stdout)
     # consent_latest_rebuild fills ConsentLatest: without statistics the consent filter of the
     # contact list plans badly (130 ms instead of 20 on the benchmark data).
-    _analyze(*tables, *(() if only_sales else (ConsentLatest,)))
+    _analyze(*tables, *(() if only_sales or only_support else (ConsentLatest,)))
     if connection.vendor == "postgresql":
         stdout.write(f"  estadísticas actualizadas ({_since(started)})")
     result.seconds = time.perf_counter() - started
@@ -1734,7 +2539,7 @@ def seed_demo(
 class Command(BaseCommand):
     help = (
         "Carga datos de demostración: usuarios de cada rol, equipos, cuentas, contactos, "
-        "oportunidades, actividades y cuotas."
+        "oportunidades, actividades, cuotas, incidencias y encuestas de satisfacción."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -1759,16 +2564,28 @@ class Command(BaseCommand):
             help="Actividades a crear (por omisión, 3 por contacto).",
         )
         parser.add_argument(
+            "--tickets",
+            type=int,
+            default=None,
+            help="Incidencias a crear (por omisión, una por cada 5 contactos).",
+        )
+        parser.add_argument(
             "--only-sales",
             action="store_true",
             help="Solo datos de ventas (productos, tipos de cambio, oportunidades, actividades y "
             "cuotas) para las cuentas y contactos que ya existen.",
         )
         parser.add_argument(
+            "--only-support",
+            action="store_true",
+            help="Solo datos de soporte (incidencias con su historial y conversación, encuestas "
+            "de satisfacción) para las cuentas y contactos que ya existen.",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="No hacer nada si ya existe alguna cuenta (con --only-sales: alguna "
-            "oportunidad) (para `make run`).",
+            "oportunidad; con --only-support: alguna incidencia) (para `make run`).",
         )
 
     def handle(
@@ -1778,7 +2595,9 @@ class Command(BaseCommand):
         accounts: int | None,
         opportunities: int | None,
         activities: int | None,
+        tickets: int | None,
         only_sales: bool,
+        only_support: bool,
         seed: int,
         if_empty: bool,
         **options,
@@ -1788,28 +2607,44 @@ class Command(BaseCommand):
             ("--accounts", accounts),
             ("--opportunities", opportunities),
             ("--activities", activities),
+            ("--tickets", tickets),
         ):
             if value is not None and value < 0:
                 raise CommandError(f"{name} no puede ser negativo.")
-        already = Opportunity.objects.exists() if only_sales else Account.objects.exists()
+        if only_sales and only_support:
+            raise CommandError("Elige --only-sales o --only-support, no los dos.")
+        if only_sales:
+            already = Opportunity.objects.exists()
+        elif only_support:
+            already = Ticket.objects.exists()
+        else:
+            already = Account.objects.exists()
         if if_empty and already:
             self.stdout.write("Ya hay datos: no se cargan los datos de demostración.")
             self.print_users()
             return
-        what = "datos de ventas" if only_sales else "datos de demostración"
+        what = (
+            "datos de ventas"
+            if only_sales
+            else "datos de soporte"
+            if only_support
+            else "datos de demostración"
+        )
         self.stdout.write(f"Cargando {what} (semilla {seed})…")
         result = seed_demo(
             contacts=contacts,
             accounts=accounts,
             opportunities=opportunities,
             activities=activities,
+            tickets=tickets,
             only_sales=only_sales,
+            only_support=only_support,
             seed=seed,
             stdout=self.stdout,
         )
         parts = (
             []
-            if only_sales
+            if only_sales or only_support
             else [
                 f"{result.accounts:,} cuentas",
                 f"{result.contacts:,} contactos",
@@ -1817,13 +2652,19 @@ class Command(BaseCommand):
                 f"{result.consents:,} registros de consentimiento",
             ]
         )
-        parts += [
-            f"{result.opportunities:,} oportunidades",
-            f"{result.activities:,} actividades",
-            f"{result.quotas:,} cuotas",
-            f"{result.products:,} productos",
-            f"{result.rates:,} tipos de cambio",
-        ]
+        if not only_support:
+            parts += [
+                f"{result.opportunities:,} oportunidades",
+                f"{result.activities:,} actividades",
+                f"{result.quotas:,} cuotas",
+                f"{result.products:,} productos",
+                f"{result.rates:,} tipos de cambio",
+            ]
+        if not only_sales:
+            parts += [
+                f"{result.tickets:,} incidencias",
+                f"{result.surveys:,} encuestas de satisfacción",
+            ]
         self.stdout.write(
             self.style.SUCCESS(f"Listo en {result.seconds:.1f} s: " + ", ".join(parts) + ".")
         )
