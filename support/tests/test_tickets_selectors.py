@@ -205,7 +205,7 @@ def test_the_filters(account, contact, agents):
         category=Ticket.Category.WARRANTY,
         channel=Ticket.Channel.WHATSAPP,
         assignee=agents["lucia"],
-        search_text="inc-2026-000777 impresora atascada papeleria la pluma ines ramirez",
+        search_text="inc-2026-000777 impresora atascada",
     )
     TicketFactory(account=other_account, contact=None, subject="Pedido incompleto")
     user = agents["raul"]

@@ -168,7 +168,7 @@ def test_the_queue_and_filters_narrow_the_list(client_for, support, ticket, acco
         account=account,
         subject="Espera de fotos",
         status=Status.WAITING,
-        search_text="espera de fotos refaccionaria hernandez",
+        search_text="espera de fotos",
     )
     client = client_for(support)
     html = client.get(reverse("support:ticket-list"), {"queue": "waiting"}).content.decode()

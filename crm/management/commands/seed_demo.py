@@ -1875,7 +1875,6 @@ class SupportSeeder:
             created_by_id=account.owner_id if by_rep else agent,
             created_at=created,
         )
-        ticket._customer = (account.name, contact.name if contact else "")
         ticket._contact = contact
         history = [(created, "", Ticket.Status.NEW, ticket.created_by_id, "")]
         comments: list[tuple] = []
@@ -1975,10 +1974,7 @@ class SupportSeeder:
             counter, _created = TicketCounter.objects.select_for_update().get_or_create(year=year)
             for sequence, ticket in enumerate(group, start=counter.last + 1):
                 ticket.number = ticket_number(year=year, sequence=sequence)
-                account_name, contact_name = ticket._customer
-                ticket.search_text = search_text(
-                    ticket.number, ticket.subject, account_name, contact_name
-                )
+                ticket.search_text = search_text(ticket.number, ticket.subject)
             counter.last += len(group)
             counter.save(update_fields=["last"])
 
