@@ -164,7 +164,7 @@ class Ticket(TimeStampedModel):
     """An incidencia: a customer's issue worked by support within its SLA."""
 
     class Category(models.TextChoices):
-        INCIDENT = "incidencia", _("Incidencia")
+        INCIDENT = "incidencia", pgettext_lazy("categoría", "Incidencia")
         COMPLAINT = "queja", _("Queja")
         CLAIM = "reclamacion", _("Reclamación")
         QUESTION = "consulta", _("Consulta")
