@@ -3,13 +3,13 @@ from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItem
 
 from accounts.validators import normalize_tax_id
+from crm.formats import pk_url
 from crm.models import AddressModel, TimeStampedModel
 from crm.text import digits, format_phone, normalize_phone, search_text
 
@@ -157,7 +157,7 @@ class Account(TimeStampedModel, AddressModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:account-detail", args=[self.pk])
+        return pk_url("accounts:account-detail", self.pk)
 
     def clean(self) -> None:
         """Tax id by the country's check digits and phone to E.164 (DESIGN.md §2)."""

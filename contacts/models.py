@@ -3,13 +3,13 @@ from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models.functions import Lower
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItem
 
 from accounts.models import Account
+from crm.formats import pk_url
 from crm.models import AddressModel, TimeStampedModel
 from crm.text import digits, format_phone, normalize_phone, search_text
 
@@ -134,7 +134,7 @@ class Contact(TimeStampedModel, AddressModel):
         return self.full_name
 
     def get_absolute_url(self) -> str:
-        return reverse("contacts:contact-detail", args=[self.pk])
+        return pk_url("contacts:contact-detail", self.pk)
 
     def clean_fields(self, exclude=None) -> None:
         # Trimmed and lower-cased before the format check, so " Ana@X.mx " is accepted as ana@x.mx.

@@ -33,12 +33,14 @@ from django.db.models import (
 from django.db.models.functions import Reverse, RowNumber
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from accounts.selectors import account_base
 from contacts.models import Contact
 from contacts.selectors import contact_base
+from crm.formats import datetime_formatter
 from crm.models import User
 from crm.text import digits
 from opportunities.models import Activity, Opportunity
@@ -59,6 +61,7 @@ SUFFIX_MAX = 10  # the longest national number among the company's countries (MX
 RESULT_LIMIT = 8  # of each, contacts and accounts
 ACTIVITY_LIMIT = 3
 OPPORTUNITY_LIMIT = 3
+OUTCOME_CHARS = 80  # of an activity's outcome on a card (the line is cut by CSS too)
 NOT_ASKED = ACTIVITY_LIMIT + 1  # the number of an activity of a record not asked for
 MAX_QUERY = 40
 
@@ -368,7 +371,11 @@ def _last_activities(
     )
     by_contact: dict[int, list[Activity]] = {}
     by_account: dict[int, list[Activity]] = {}
+    day = datetime_formatter("j M Y")
     for row in rows:
+        # Formatted once here rather than by the `date` and `truncatechars` filters per card.
+        row.done_label = day(row.done_at)
+        row.outcome_short = Truncator(row.outcome).chars(OUTCOME_CHARS) if row.outcome else ""
         if row.nth_of_contact <= ACTIVITY_LIMIT:
             by_contact.setdefault(row.contact_id, []).append(row)
         if row.nth_of_account <= ACTIVITY_LIMIT:

@@ -6,11 +6,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Tier
 from contacts.models import Contact, LeadSource
+from crm.formats import pk_url
 from crm.models import TimeStampedModel
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -189,7 +189,7 @@ class Opportunity(TimeStampedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("opportunities:opportunity-detail", args=[self.pk])
+        return pk_url("opportunities:opportunity-detail", self.pk)
 
 
 class StageChange(models.Model):
@@ -443,7 +443,7 @@ class Activity(TimeStampedModel):
         return self.subject or self.get_kind_display()
 
     def get_absolute_url(self) -> str:
-        return reverse("opportunities:activity-detail", args=[self.pk])
+        return pk_url("opportunities:activity-detail", self.pk)
 
     @property
     def when(self):

@@ -5,12 +5,12 @@ import datetime
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.formats import pk_url
 from crm.models import ChoiceLabelsMixin, TimeStampedModel
 
 
@@ -290,7 +290,7 @@ class Ticket(TimeStampedModel):
         return f"{self.number} {self.subject}"
 
     def get_absolute_url(self) -> str:
-        return reverse("support:ticket-detail", args=[self.pk])
+        return pk_url("support:ticket-detail", self.pk)
 
     @property
     def is_open(self) -> bool:

@@ -7,13 +7,14 @@ import pytest
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat
 from django.template.defaultfilters import time as time_filter
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone, translation
 
 from crm.formats import (
     clock_time,
     datetime_formatter,
     grouped_integer_formatter,
+    pk_url,
     pk_url_maker,
     short_date_formatter,
     weekday_date_formatter,
@@ -70,10 +71,25 @@ def test_pk_urls_match_reverse():
     url_for = pk_url_maker("opportunities:activity-detail")
     for pk in (1, 42, 987654, 12345678901):
         assert url_for(pk) == reverse("opportunities:activity-detail", args=[pk])
+        assert pk_url("opportunities:activity-detail", pk) == url_for(pk)
+
+
+def test_pk_url_follows_the_script_prefix():
+    """Kept per script prefix: an app served under /crm/ links under /crm/."""
+    plain = pk_url("accounts:account-detail", 7)
+    try:
+        set_script_prefix("/crm/")
+        assert pk_url("accounts:account-detail", 7) == "/crm" + plain
+        assert pk_url("accounts:account-detail", 7) == reverse("accounts:account-detail", args=[7])
+    finally:
+        set_script_prefix("/")
+    assert pk_url("accounts:account-detail", 7) == plain
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
-@pytest.mark.parametrize("name", ["SHORT_DATETIME_FORMAT", "SHORT_DATE_FORMAT", "DATE_FORMAT"])
+@pytest.mark.parametrize(
+    "name", ["SHORT_DATETIME_FORMAT", "SHORT_DATE_FORMAT", "DATE_FORMAT", "j M Y", "d/M/Y"]
+)
 def test_named_formats_match_the_date_filter(language, name):
     with translation.override(language), timezone.override("America/Mexico_City"):
         fmt = datetime_formatter(name)
