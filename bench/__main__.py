@@ -504,6 +504,9 @@ def _support_pages(agent: User, rep: User) -> list[tuple]:
     national = _national(caller.mobile) if caller else "5512345678"
     spaced = f"{national[:2]} {national[2:6]} {national[6:]}"
     ticket_pk = ticket.pk if ticket else 0
+    # A customer's name as an agent types it: the last name of a ticket's contact, with its
+    # first name, matched in the contact's own search text (support.selectors.tickets).
+    customer = ticket.contact.full_name if ticket and ticket.contact_id else "García López"
     return [
         ("incidencias: abiertas", "support:ticket-list", (), {}, PAGE_TARGET, "support"),
         ("incidencias: mías", "support:ticket-list", (), {"queue": "mine"}, PAGE_TARGET, "support"),
@@ -535,7 +538,15 @@ def _support_pages(agent: User, rep: User) -> list[tuple]:
             "incidencias: texto «pedido»",
             "support:ticket-list",
             (),
-            {"queue": "all", "text": "pedido"},
+            {"queue": "all", "q": "pedido"},
+            PAGE_TARGET,
+            "support",
+        ),
+        (
+            f"incidencias: cliente «{customer}»",
+            "support:ticket-list",
+            (),
+            {"queue": "all", "q": customer},
             PAGE_TARGET,
             "support",
         ),

@@ -112,7 +112,12 @@ class ListPage:
         return self.start_index + len(self.object_list) - 1 if self.object_list else 0
 
 
-def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> ListPage:
+def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, rows=None) -> ListPage:
+    """One page of `queryset` (see ListPage).
+
+    `rows`: the same records without the list's filters, when those are costly to test again
+    (the ids are already the filtered ones): the page's rows are then read by id from it.
+    """
     per_page = per_page or settings.PAGE_SIZE
     try:
         number = max(1, int(request.GET.get("page", 1)))
@@ -122,9 +127,10 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None) -> Lis
     ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + per_page + 1])
     has_next = len(ids) > per_page
     ids = ids[:per_page]
-    rows = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
+    source = queryset if rows is None else rows
+    found = {row.pk: row for row in source.filter(pk__in=ids).order_by()} if ids else {}
     return ListPage(
-        object_list=[rows[pk] for pk in ids if pk in rows],
+        object_list=[found[pk] for pk in ids if pk in found],
         number=number,
         per_page=per_page,
         has_next=has_next,

@@ -6,6 +6,7 @@ nowhere else.
 """
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -29,6 +30,8 @@ from support.permissions import ticket_visible_q
 from support.services import sla
 
 # The queues of the list; "" (the default) is every open ticket, "all" also the closed ones.
+# A word typed as a ticket's number ("INC-2026-000123", folded): only numbers hold it.
+NUMBER_WORD = re.compile(r"^inc-\d{4}-\d{1,6}$")
 QUEUES = ("", "mine", "unassigned", "team", "soon", "breached", "waiting", "all")
 CONTEXT_ACTIVITIES = 5
 CONTEXT_TICKETS = 5
@@ -113,7 +116,13 @@ def _text_q(word: str) -> Q:
     """A folded word in the ticket's own text (number, subject), its account's or its
     contact's: the customers' names are read where their models keep them current, never
     copied into the ticket. Subqueries on the ids, not joins, so that PostgreSQL uses each
-    table's trigram index, and the list stays one statement."""
+    table's trigram index, and the list stays one statement.
+
+    A word shaped like a ticket's number is looked for in the numbers only: the trigram index
+    finds it at once, where testing the customers too would read every ticket.
+    """
+    if NUMBER_WORD.match(word):
+        return Q(search_text__contains=word)
     return (
         Q(search_text__contains=word)
         | Q(account_id__in=Account.objects.filter(search_text__contains=word).values("pk"))
@@ -181,6 +190,12 @@ def ticket_visible(*, user: User, pk: int) -> Ticket:
 
 def ticket_history(*, ticket: Ticket) -> QuerySet[StatusChange]:
     return ticket.status_changes.select_related("actor").order_by("at", "id")
+
+
+def ticket_rows(*, user: User) -> QuerySet[Ticket]:
+    """The tickets the user sees, with what a row of the list shows: the page's rows are read
+    by id from here, without testing the list's text filter a second time."""
+    return ticket_base(user=user).select_related("account", "contact", "assignee")
 
 
 def tickets_by_ids(*, user: User, ids) -> QuerySet[Ticket]:

@@ -109,7 +109,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     form, filters, queue = _list_state(request)
     now = timezone.now()
     page = paginate(
-        request, selectors.ticket_list(user=request.user, queue=queue, filters=filters, now=now)
+        request,
+        selectors.ticket_list(user=request.user, queue=queue, filters=filters, now=now),
+        rows=selectors.ticket_rows(user=request.user),
     )
     page.object_list = selectors.with_sla_flags(page.object_list, now)
     _list_rows(page.object_list)
