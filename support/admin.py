@@ -255,6 +255,8 @@ class TicketAdmin(admin.ModelAdmin):
                     "resolution_left",
                     "first_response_breached",
                     "resolution_breached",
+                    "first_response_business_minutes",
+                    "resolution_business_minutes",
                 )
             },
         ),
@@ -285,6 +287,8 @@ class TicketAdmin(admin.ModelAdmin):
         "resolution_left",
         "first_response_breached",
         "resolution_breached",
+        "first_response_business_minutes",
+        "resolution_business_minutes",
     )
     inlines = [StatusChangeInline, CommentInline, SlaNoticeInline]
 

@@ -251,9 +251,11 @@ class Ticket(TimeStampedModel):
     # calendar for every ticket. A reopened ticket loses its resolution minutes; resolved again,
     # they are counted afresh from creation.
     first_response_business_minutes = models.PositiveIntegerField(
-        null=True, blank=True, editable=False
+        _("minutos hábiles hasta la primera respuesta"), null=True, blank=True, editable=False
     )
-    resolution_business_minutes = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    resolution_business_minutes = models.PositiveIntegerField(
+        _("minutos hábiles hasta la resolución"), null=True, blank=True, editable=False
+    )
 
     search_text = models.TextField(blank=True, editable=False)
 

@@ -357,3 +357,23 @@ def test_admin_lists_policies_and_canned_responses(superuser_client):
     assert response.status_code == 200 and "Urgente" in response.content.decode()
     response = superuser_client.get("/admin/support/cannedresponse/")
     assert response.status_code == 200 and "Acuse de recibo" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_admin_ticket_shows_the_stored_business_minutes(superuser_client):
+    from django.urls import reverse
+
+    from support.tests.factories import TicketFactory
+
+    ticket = TicketFactory()
+    Ticket = type(ticket)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        first_response_business_minutes=47, resolution_business_minutes=1234
+    )
+
+    response = superuser_client.get(reverse("admin:support_ticket_change", args=[ticket.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Minutos hábiles hasta la primera respuesta" in page and "47" in page
+    assert "Minutos hábiles hasta la resolución" in page and "1234" in page
