@@ -1,4 +1,4 @@
-// Charts of the sales pages (Chart.js 4, vendored). Each <canvas data-chart="kind"
+// Charts of the sales and support pages (Chart.js 4, vendored). Each <canvas data-chart="kind"
 // data-chart-source="id"> reads its figures from the <script type="application/json" id="id">
 // that Django's json_script wrote; htmx swaps re-draw the charts they bring.
 (function () {
@@ -76,6 +76,31 @@
               },
             },
           },
+        },
+      };
+    },
+    // Support: CSAT (1-5) and NPS (-100..100) by month, a line each on its own axis.
+    "support-trend"(data) {
+      const line = (label, values, axis, colour) => ({
+        label: label, data: values, yAxisID: axis, borderColor: colour, backgroundColor: colour,
+        spanGaps: true, tension: 0.2,
+      });
+      return {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            line(data.csat_label, data.csat, "csat", "#0d6efd"),
+            line(data.nps_label, data.nps, "nps", "#198754"),
+          ],
+        },
+        options: {
+          maintainAspectRatio: false,
+          scales: {
+            csat: { position: "left", min: 1, max: 5 },
+            nps: { position: "right", min: -100, max: 100, grid: { drawOnChartArea: false } },
+          },
+          plugins: { legend: { position: "bottom" } },
         },
       };
     },

@@ -144,3 +144,12 @@ def test_agent_finds_the_caller_opens_replies_closes_and_the_customer_rates(
         assert survey.score == 5
     finally:
         stranger.close()
+
+    # The agent's dashboard draws the month's CSAT (charts.js) with that 5 in it.
+    page.goto("/soporte/panel/")
+    expect(page.locator("#support-trend")).to_be_visible()
+    page.wait_for_function("() => window.Chart && Chart.getChart('support-trend') !== undefined")
+    drawn = page.evaluate(
+        "() => Chart.getChart('support-trend').data.datasets.map((set) => set.data.at(-1))"
+    )
+    assert drawn[0] == 5
