@@ -10,7 +10,7 @@ from accounts.selectors import account_by_pk
 from contacts import selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
 from contacts.models import Contact
-from crm.forms_utils import client_ip, owner_and_tags, paginate
+from crm.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
 from crm.panels import panels_for
 from crm.permissions import can_create_records
 from crm.text import digits
@@ -177,7 +177,7 @@ def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             _("Revisa los datos del consentimiento: %(errors)s")
-            % {"errors": "; ".join(e for errors in form.errors.values() for e in errors)},
+            % {"errors": form_errors_text(form)},
         )
         return redirect(contact)
     services.consent_record(

@@ -137,6 +137,11 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, row
     )
 
 
+def form_errors_text(form) -> str:
+    """Every error of a form in one line, for a message when the form is not shown again."""
+    return "; ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
 def owner_and_tags(form) -> tuple[dict, object, list[str]]:
     """A record form's cleaned data split as the services take it: fields, owner, tags."""
     data = dict(form.cleaned_data)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import account_by_pk
 from contacts.models import Contact
-from crm.forms_utils import paginate, safe_next
+from crm.forms_utils import form_errors_text, paginate, safe_next
 from opportunities.forms.pipeline import (
     BoardFilterForm,
     LineItemForm,
@@ -412,13 +412,9 @@ def line_item_add(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _lines_response(request, opportunity, form=form, status=422)
     messages.error(
-        request, _("No se pudo añadir la línea: %(errors)s") % {"errors": _form_errors(form)}
+        request, _("No se pudo añadir la línea: %(errors)s") % {"errors": form_errors_text(form)}
     )
     return redirect(_lines_url(opportunity))
-
-
-def _form_errors(form) -> str:
-    return "; ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 @require_http_methods(["GET", "POST"])
@@ -445,7 +441,7 @@ def line_item_update(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return _lines_response(request, opportunity, editing=(line.pk, form), status=422)
     messages.error(
-        request, _("No se pudo guardar la línea: %(errors)s") % {"errors": _form_errors(form)}
+        request, _("No se pudo guardar la línea: %(errors)s") % {"errors": form_errors_text(form)}
     )
     return redirect(_lines_url(opportunity))
 

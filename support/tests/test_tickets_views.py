@@ -179,6 +179,19 @@ def test_the_queue_and_filters_narrow_the_list(client_for, support, ticket, acco
     assert waiting.subject not in html and "El pedido 4471" in html
 
 
+def test_clearing_the_filters_keeps_the_queue(client_for, support, ticket):
+    html = (
+        client_for(support)
+        .get(reverse("support:ticket-list"), {"queue": "waiting", "q": "fotos"})
+        .content.decode()
+    )
+    clear = reverse("support:ticket-list") + "?queue=waiting"
+    assert f'<a class="small ms-auto" href="{clear}">Quitar filtros</a>' in html
+    html = client_for(support).get(reverse("support:ticket-list"), {"q": "x"}).content.decode()
+    assert f'href="{reverse("support:ticket-list")}">Quitar filtros</a>' in html
+    assert "Más filtros" in html and 'id="list-loading"' in html
+
+
 def test_a_customers_tickets_from_the_sheet_include_the_closed_ones(client_for, rep, ticket):
     TicketFactory(
         account=ticket.account, subject="Cerrada hace tiempo", status="cerrado", resolution="Ok."

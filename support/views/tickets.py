@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account
-from accounts.selectors import account_list
+from accounts.selectors import account_by_pk, account_list
 from contacts.models import Contact
+from contacts.selectors import contact_base
 from crm.formats import datetime_formatter, pk_url_maker
-from crm.forms_utils import add_service_errors, paginate, safe_next
+from crm.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
 from support.forms.tickets import (
     AssignForm,
     BulkAssignForm,
@@ -126,6 +127,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         template += "#ticket-results"
     account_id, contact_id = filters.get("account"), filters.get("contact")
+    queues = _queue_links(request, queue)
     return render(
         request,
         template,
@@ -133,19 +135,22 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "filter_form": form,
             "page_obj": page,
             "queue": queue,
-            "queues": _queue_links(request, queue),
+            "queues": queues,
             "count_url": reverse("support:ticket-list-count"),
             "can_work": can_work,
             "can_open": can_open_tickets(request.user),
             "agents": agents,
-            "filter_account": Account.objects.filter(pk=account_id).only("id", "name").first()
+            "filter_account": account_by_pk(user=request.user, pk=account_id)
             if account_id
             else None,
-            "filter_contact": Contact.objects.filter(pk=contact_id)
+            "filter_contact": contact_base(user=request.user)
             .only("id", "first_name", "last_name")
+            .filter(pk=contact_id)
             .first()
             if contact_id
             else None,
+            # "Quitar filtros" keeps the queue the agent is in: its tab's link.
+            "clear_url": next((q["url"] for q in queues if q["active"]), queues[0]["url"]),
             "now": now,
         },
     )
@@ -199,7 +204,7 @@ def ticket_bulk_assign(request: HttpRequest) -> HttpResponse:
     back = safe_next(request, reverse("support:ticket-list"))
     form = BulkAssignForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, form_errors_text(form))
         return redirect(back)
     assignee = form.cleaned_data["assignee"]
     try:
@@ -375,7 +380,7 @@ def ticket_transition(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(safe_next(request, ticket.get_absolute_url()))
     to_status = request.POST.get("to_status", "")
     if to_status not in services.allowed_transitions(ticket.status):
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, form_errors_text(form))
         return redirect(ticket)
     return _transition_page(request, ticket, form, to_status, status=422)
 
