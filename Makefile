@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: run test install lint format bench messages clean
+.PHONY: run test doctor install lint format bench messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 # Serve the whole application with its Celery worker and beat, on SQLite and an embedded broker.
-run: $(STAMP)
+run: doctor
 	mkdir -p var/mail var/broker/queue var/broker/processed var/broker/control
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_demo --if-empty
@@ -25,7 +25,11 @@ run: $(STAMP)
 	@echo ""
 	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)
 
-test: $(STAMP)
+# What the machine lacks (system packages), by name, before anything needs it.
+doctor: $(STAMP)
+	$(PY) -m crm.doctor
+
+test: doctor
 	$(PY) -m pytest
 
 lint: $(STAMP)

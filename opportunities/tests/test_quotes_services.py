@@ -1,6 +1,5 @@
 """Quotes: numbering and versions, the snapshot, the PDF's text, sending once, and the pages."""
 
-import subprocess
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +12,7 @@ from django.utils import timezone
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
 from crm.celery import app
+from crm.tests.pdf import pdf_text
 from opportunities.models import LineItem, Quote
 from opportunities.services.quotes import quote_issue, quote_send_request
 from opportunities.tasks.quotes import quote_send
@@ -67,13 +67,7 @@ def _valid_until():
 
 
 def _pdf_text(quote: Quote) -> str:
-    result = subprocess.run(
-        ["pdftotext", "-layout", quote.pdf.path, "-"],
-        capture_output=True,
-        check=True,
-        text=True,
-    )
-    return result.stdout.replace("\xa0", " ")
+    return pdf_text(quote.pdf.path)
 
 
 def test_issue_snapshots_the_figures(rep, deal):
