@@ -1,1 +1,389 @@
-"""Campañas: segments, sending, tracking and unsubscribe (models come with their issue)."""
+"""Campañas: segments, campaigns, the send ledger, tracking and the suppression list.
+
+The database is the source of truth for the work to do (DESIGN.md §3): a campaign's recipients
+are rows of the send ledger (`Send`, one per campaign and contact), and Celery only wakes the
+workers that claim them. Every state a message can be in is a value of `Send.Status`, and the
+services move it along one way only (campaigns.services.sending).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact, Topic
+from crm.formats import pk_url
+from crm.models import ChoiceLabelsMixin, TimeStampedModel
+
+
+class Segment(TimeStampedModel):
+    """A saved, named set of contacts: a validated definition (dynamic) or a list (static).
+
+    The definition is data checked against the allow-list of campaigns.segments; it is never
+    turned into SQL or ORM lookups by name. A static segment lists its members instead.
+    """
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dinamico", _("Dinámico (por condiciones)")
+        STATIC = "estatico", _("Lista estática")
+
+    name = models.CharField(_("nombre"), max_length=150)
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
+    definition = models.JSONField(_("condiciones"), default=dict, blank=True)
+    members = models.ManyToManyField(
+        Contact, through="SegmentMember", related_name="static_segments", blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creado por"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("segmento")
+        verbose_name_plural = _("segmentos")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["dinamico", "estatico"]), name="segment_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return pk_url("campaigns:segment-detail", self.pk)
+
+    @property
+    def is_static(self) -> bool:
+        return self.kind == self.Kind.STATIC
+
+
+class SegmentMember(models.Model):
+    """A contact on a static segment (added from a list page's selection)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(_("añadido"), auto_now_add=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("miembro del segmento")
+        verbose_name_plural = _("miembros del segmento")
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segment_member_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}:{self.contact_id}"
+
+
+class Campaign(TimeStampedModel):
+    """An email to a segment, on a topic, sent once to each consenting contact."""
+
+    class Status(models.TextChoices):
+        DRAFT = "borrador", _("Borrador")
+        SCHEDULED = "programada", _("Programada")
+        SENDING = "enviando", _("Enviando")
+        PAUSED = "pausada", _("Pausada")
+        SENT = "enviada", _("Enviada")
+        CANCELLED = "cancelada", _("Cancelada")
+
+    class AbMetric(models.TextChoices):
+        OPENS = "aperturas", _("Aperturas")
+        CLICKS = "clics", _("Clics")
+
+    name = models.CharField(_("nombre"), max_length=150)
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("tema"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("segmento"),
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+
+    subject = models.CharField(_("asunto"), max_length=200)
+    # A/B: the B subject goes to half of a sample; the winner (by opens or clicks after
+    # `ab_wait_hours`) goes to the rest. No B subject: no test.
+    subject_b = models.CharField(_("asunto B"), max_length=200, blank=True)
+    ab_sample_pct = models.PositiveSmallIntegerField(_("muestra de la prueba A/B (%)"), default=20)
+    ab_metric = models.CharField(
+        _("ganador por"), max_length=10, choices=AbMetric.choices, default=AbMetric.OPENS
+    )
+    ab_wait_hours = models.PositiveSmallIntegerField(_("esperar (horas)"), default=4)
+    ab_winner = models.CharField(_("asunto ganador"), max_length=1, blank=True)
+    ab_decided_at = models.DateTimeField(_("ganador decidido"), null=True, blank=True)
+
+    preheader = models.CharField(_("preencabezado"), max_length=200, blank=True)
+    from_name = models.CharField(_("nombre del remitente"), max_length=100, blank=True)
+    from_email = models.EmailField(_("correo del remitente"), blank=True)
+    reply_to = models.EmailField(_("responder a"), blank=True)
+    # The body as marketing wrote it (sanitised by campaigns.content on save) and the text part.
+    html_body = models.TextField(_("contenido HTML"), blank=True)
+    text_body = models.TextField(_("versión de texto"), blank=True)
+    # False: the text part is regenerated from the HTML on every save; True: a person edited it.
+    text_body_edited = models.BooleanField(_("texto editado a mano"), default=False)
+
+    cost = models.DecimalField(_("costo"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("moneda"), max_length=3, default="MXN")
+    # Opportunities won at the recipients' accounts within this many days count as conversions.
+    conversion_window_days = models.PositiveSmallIntegerField(
+        _("ventana de conversión (días)"), default=30
+    )
+    # Messages per minute for this campaign; 0: as fast as the workers go.
+    rate_per_minute = models.PositiveIntegerField(_("mensajes por minuto"), default=0)
+
+    scheduled_at = models.DateTimeField(_("programada para"), null=True, blank=True)
+    started_at = models.DateTimeField(_("envío iniciado"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("envío terminado"), null=True, blank=True)
+    # Set once, by the one transaction that writes the ledger (the Send button pressed twice
+    # finds it set and adds nothing).
+    materialized_at = models.DateTimeField(_("destinatarios calculados"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creada por"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("enviada por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("campaña")
+        verbose_name_plural = _("campañas")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="campaign_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "borrador",
+                        "programada",
+                        "enviando",
+                        "pausada",
+                        "enviada",
+                        "cancelada",
+                    ]
+                ),
+                name="campaign_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ab_sample_pct__gte=2, ab_sample_pct__lte=50),
+                name="campaign_ab_sample_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ab_winner__in=["", "a", "b"]), name="campaign_ab_winner_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost__gte=0), name="campaign_cost_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return pk_url("campaigns:campaign-detail", self.pk)
+
+    @property
+    def has_ab_test(self) -> bool:
+        return bool(self.subject_b)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (self.Status.DRAFT, self.Status.SCHEDULED)
+
+
+class CampaignLink(models.Model):
+    """A link of the campaign's body: the only places its tracking redirect may send to."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="links")
+    url = models.URLField(_("dirección"), max_length=2000)
+
+    class Meta:
+        verbose_name = _("enlace de campaña")
+        verbose_name_plural = _("enlaces de campaña")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "url"], name="campaign_link_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Send(ChoiceLabelsMixin, models.Model):
+    """One row of the send ledger: the message of one campaign to one contact.
+
+    pending → sending (claimed by a worker, inside its transaction) → sent | failed | skipped;
+    pending → retry (a temporary failure, with `next_attempt_at`) → sending …;
+    sending whose worker died → doubt ("en duda": maybe delivered, never resent by itself);
+    pending | retry → cancelled (the campaign was cancelled).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente")
+        SENDING = "enviando", _("Enviando")
+        RETRY = "reintento", _("Reintento pendiente")
+        SENT = "enviado", _("Enviado")
+        FAILED = "fallido", _("Fallido")
+        SKIPPED = "omitido", _("Omitido (baja o supresión)")
+        DOUBT = "en_duda", _("En duda")
+        CANCELLED = "cancelado", _("Cancelado")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="campaign_sends")
+    # The address as materialised (lower-case): the ledger is unique per campaign and address.
+    email = models.EmailField(_("correo"))
+    variant = models.CharField(_("variante"), max_length=1, blank=True)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    next_attempt_at = models.DateTimeField(_("próximo intento"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("tomado"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=250, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    # Read by the results (bounces come back through the ESP's webhooks).
+    bounced_at = models.DateTimeField(_("rebotado"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("primera apertura"), null=True, blank=True)
+    first_clicked_at = models.DateTimeField(_("primer clic"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("envío")
+        verbose_name_plural = _("envíos")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="send_campaign_contact"),
+            # Stored lower-case by the materialiser: one message per address, too.
+            models.UniqueConstraint(fields=["campaign", "email"], name="send_campaign_email"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "pendiente",
+                        "enviando",
+                        "reintento",
+                        "enviado",
+                        "fallido",
+                        "omitido",
+                        "en_duda",
+                        "cancelado",
+                    ]
+                ),
+                name="send_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(variant__in=["", "a", "b"]), name="send_variant_valid"
+            ),
+        ]
+        indexes = [
+            # The workers' claim: the next pending rows of a campaign, in id order.
+            models.Index(fields=["campaign", "status", "id"], name="send_claim_idx"),
+            models.Index(fields=["contact", "-sent_at"], name="send_contact_idx"),
+            models.Index(fields=["message_id"], name="send_message_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.email} ({self.status})"
+
+
+class TrackingEvent(models.Model):
+    """What happened to a sent message: delivered, opened, clicked, bounced, complained, left."""
+
+    class Kind(models.TextChoices):
+        DELIVERED = "entregado", _("Entregado")
+        OPEN = "apertura", _("Apertura")
+        CLICK = "clic", _("Clic")
+        BOUNCE = "rebote", _("Rebote")
+        COMPLAINT = "queja", _("Queja de spam")
+        UNSUBSCRIBE = "baja", _("Baja")
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="events")
+    # Copied from the send so the results count per campaign and the timeline reads per
+    # contact without a join.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_events")
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices)
+    link = models.ForeignKey(
+        CampaignLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="clicks"
+    )
+    at = models.DateTimeField(_("fecha"))
+    # An open by a privacy proxy or a prefetcher (Apple Mail, scanners): counted apart.
+    is_machine = models.BooleanField(_("automática"), default=False)
+    ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+    user_agent = models.CharField(_("navegador"), max_length=300, blank=True)
+    # The ESP's id of a webhook event: the same event delivered twice is stored once.
+    esp_event_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    detail = models.CharField(_("detalle"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("evento de seguimiento")
+        verbose_name_plural = _("eventos de seguimiento")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["campaign", "kind", "send"], name="event_campaign_kind_idx"),
+            models.Index(fields=["contact", "-at"], name="event_contact_idx"),
+            models.Index(fields=["kind", "-at"], name="event_kind_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.kind} {self.contact_id}"
+
+
+class Suppression(models.Model):
+    """An address no campaign writes to, whatever its consent: bounces, complaints, by hand."""
+
+    class Reason(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        BOUNCE = "rebote", _("Rebote permanente")
+        COMPLAINT = "queja", _("Queja de spam")
+        IMPORT = "importacion", _("Importada")
+
+    # Lower-case, as campaigns.services.suppression stores it (sends compare it with = ).
+    email = models.EmailField(_("correo"), unique=True)
+    reason = models.CharField(_("motivo"), max_length=12, choices=Reason.choices)
+    note = models.CharField(_("nota"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrada por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("supresión")
+        verbose_name_plural = _("lista de supresión")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="suppression_email_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email

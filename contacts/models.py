@@ -197,6 +197,30 @@ class Contact(TimeStampedModel, AddressModel):
         return format_phone(self.mobile)
 
 
+class Topic(models.Model):
+    """A subject a contact may subscribe to by email (a boletín: novedades, ofertas, eventos).
+
+    A consent entry without a topic speaks for the whole channel ("no email at all" is a
+    channel-wide withdrawal); an entry with a topic speaks for that topic only. A campaign of a
+    topic reaches a contact whose channel-wide consent is a grant and who has not withdrawn
+    from the topic.
+    """
+
+    name = models.CharField(_("nombre"), max_length=100, unique=True)
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    # Offered in the public preference centre (an internal topic may be hidden from it).
+    public = models.BooleanField(_("visible en el centro de preferencias"), default=True)
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tema de suscripción")
+        verbose_name_plural = _("temas de suscripción")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Consent(models.Model):
     """One entry of the consent ledger: a grant or a withdrawal, never edited or deleted.
 
@@ -232,6 +256,15 @@ class Consent(models.Model):
     )
     channel = models.CharField(
         _("canal"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    # None: the whole channel; a topic: that boletín only (see Topic).
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("tema"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consents",
     )
     action = models.CharField(_("acción"), max_length=10, choices=Action.choices)
     at = models.DateTimeField(_("fecha (UTC)"))
@@ -272,7 +305,7 @@ class Consent(models.Model):
 
 
 class ConsentLatest(models.Model):
-    """The latest ledger entry for each contact and channel: a projection of the ledger.
+    """The latest ledger entry for each contact, channel and topic: a projection of the ledger.
 
     The ledger (Consent) is the truth and is never edited; this table only points at its latest
     entry so that lists and segments can filter "who consents now" with an index instead of
@@ -284,6 +317,14 @@ class ConsentLatest(models.Model):
         Contact, on_delete=models.CASCADE, related_name="consent_latest", verbose_name=_("contacto")
     )
     channel = models.CharField(_("canal"), max_length=10, choices=Consent.Channel.choices)
+    topic = models.ForeignKey(
+        Topic,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tema"),
+    )
     entry = models.OneToOneField(
         Consent, on_delete=models.CASCADE, related_name="+", verbose_name=_("registro")
     )
@@ -294,11 +335,21 @@ class ConsentLatest(models.Model):
         verbose_name = _("consentimiento vigente")
         verbose_name_plural = _("consentimientos vigentes")
         constraints = [
-            models.UniqueConstraint(fields=["contact", "channel"], name="consent_latest_unique"),
+            # NULLs are distinct in a unique index: the channel-wide row has its own constraint.
+            models.UniqueConstraint(
+                fields=["contact", "channel"],
+                condition=models.Q(topic__isnull=True),
+                name="consent_latest_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["contact", "channel", "topic"],
+                condition=models.Q(topic__isnull=False),
+                name="consent_latest_topic_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["channel", "action", "contact"], name="consent_latest_filter_idx")
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact_id} {self.channel} {self.action}"
+        return f"{self.contact_id} {self.channel} {self.topic_id or '*'} {self.action}"

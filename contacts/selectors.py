@@ -21,15 +21,19 @@ PHONE_FIELDS = ("phone_digits", "mobile_digits")
 
 
 def latest_consent_action(channel: str = Consent.Channel.EMAIL) -> Subquery:
-    """The latest ledger entry's action for the channel: "grant", "withdraw" or NULL."""
+    """The latest channel-wide entry's action: "grant", "withdraw" or NULL."""
     return Subquery(
-        ConsentLatest.objects.filter(contact=OuterRef("pk"), channel=channel).values("action")[:1]
+        ConsentLatest.objects.filter(
+            contact=OuterRef("pk"), channel=channel, topic__isnull=True
+        ).values("action")[:1]
     )
 
 
 def consent_filter_q(state: str, channel: str = Consent.Channel.EMAIL) -> Q:
-    """Contacts whose current consent for the channel is `state`: grant, withdraw or none."""
-    latest = ConsentLatest.objects.filter(contact=OuterRef("pk"), channel=channel)
+    """Contacts whose current channel-wide consent is `state`: grant, withdraw or none."""
+    latest = ConsentLatest.objects.filter(
+        contact=OuterRef("pk"), channel=channel, topic__isnull=True
+    )
     if state == "none":
         return ~Exists(latest)
     return Exists(latest.filter(action=state))
@@ -89,29 +93,39 @@ def contact_detail(*, user: User, pk: int) -> Contact:
 
 
 def contact_consent_state(*, contact: Contact) -> list[dict]:
-    """Per channel, the current state (the latest entry) and the full ledger, newest first."""
-    ledger = list(contact.consents.select_related("recorded_by").order_by("-at", "-id"))
+    """Per channel, the current channel-wide state (its latest entry); topics apart."""
+    ledger = list(contact.consents.select_related("recorded_by", "topic").order_by("-at", "-id"))
     state = []
     for channel, label in Consent.Channel.choices:
-        entries = [entry for entry in ledger if entry.channel == channel]
+        entries = [e for e in ledger if e.channel == channel and e.topic_id is None]
         state.append(
             {
                 "channel": channel,
                 "label": label,
                 "current": entries[0] if entries else None,
                 "granted": bool(entries) and entries[0].is_grant,
+                "topics": _topic_states(ledger, channel),
             }
         )
     return state
 
 
+def _topic_states(ledger: list[Consent], channel: str) -> list[Consent]:
+    """The latest entry per topic of the channel (newest first), as the ledger has them."""
+    latest: dict[int, Consent] = {}
+    for entry in ledger:
+        if entry.channel == channel and entry.topic_id is not None:
+            latest.setdefault(entry.topic_id, entry)
+    return list(latest.values())
+
+
 def contact_consent_ledger(*, contact: Contact) -> QuerySet[Consent]:
-    return contact.consents.select_related("recorded_by").order_by("-at", "-id")
+    return contact.consents.select_related("recorded_by", "topic").order_by("-at", "-id")
 
 
 def contact_has_consent(*, contact: Contact, channel: str = Consent.Channel.EMAIL) -> bool:
     return ConsentLatest.objects.filter(
-        contact=contact, channel=channel, action=Consent.Action.GRANT
+        contact=contact, channel=channel, topic__isnull=True, action=Consent.Action.GRANT
     ).exists()
 
 

@@ -5,7 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.models import Consent, ConsentLatest, Contact
+from contacts.models import Consent, ConsentLatest, Contact, Topic
 from crm.audit import audit
 from crm.models import AuditEvent, User
 from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
@@ -126,6 +126,7 @@ def consent_record(
     contact: Contact,
     action: str,
     channel: str = Consent.Channel.EMAIL,
+    topic: Topic | None = None,
     source: str,
     actor: User | None = None,
     legal_basis: str = Consent.LegalBasis.CONSENT,
@@ -136,6 +137,8 @@ def consent_record(
     at=None,
 ) -> Consent:
     """Append a grant or a withdrawal to the ledger; the current state is the latest entry.
+
+    Without a topic the entry speaks for the whole channel; with one, for that topic only.
 
     A person may record consent only for contacts they may edit (or when the contact acts
     themselves: no actor, as from the unsubscribe link or a sign-up form).
@@ -150,6 +153,7 @@ def consent_record(
         contact=contact,
         action=action,
         channel=channel,
+        topic=topic,
         source=source,
         legal_basis=legal_basis,
         text_version=text_version,
@@ -166,23 +170,32 @@ def consent_record(
         actor=actor,
         action=AuditEvent.Action.CONSENT,
         target=contact,
-        detail={"channel": channel, "action": action, "source": source},
+        detail={
+            "channel": channel,
+            "topic": topic.name if topic else "",
+            "action": action,
+            "source": source,
+        },
         ip=ip_address,
     )
     return entry
 
 
 def consent_latest_advance(entry: Consent) -> None:
-    """Point the contact's projection at `entry` if it is the newest for its channel."""
+    """Point the contact's projection at `entry` if it is the newest for its channel and topic."""
     latest = (
         ConsentLatest.objects.select_for_update()
         .select_related("entry")
-        .filter(contact_id=entry.contact_id, channel=entry.channel)
+        .filter(contact_id=entry.contact_id, channel=entry.channel, topic_id=entry.topic_id)
         .first()
     )
     if latest is None:
         ConsentLatest.objects.create(
-            contact_id=entry.contact_id, channel=entry.channel, entry=entry, action=entry.action
+            contact_id=entry.contact_id,
+            channel=entry.channel,
+            topic_id=entry.topic_id,
+            entry=entry,
+            action=entry.action,
         )
     elif (entry.at, entry.pk) > (latest.entry.at, latest.entry.pk):
         latest.entry = entry
@@ -191,10 +204,10 @@ def consent_latest_advance(entry: Consent) -> None:
 
 
 REBUILD_SQL_POSTGRES = """
-    INSERT INTO contacts_consentlatest (contact_id, channel, entry_id, action)
-    SELECT DISTINCT ON (contact_id, channel) contact_id, channel, id, action
+    INSERT INTO contacts_consentlatest (contact_id, channel, topic_id, entry_id, action)
+    SELECT DISTINCT ON (contact_id, channel, topic_id) contact_id, channel, topic_id, id, action
     FROM contacts_consent
-    ORDER BY contact_id, channel, at DESC, id DESC
+    ORDER BY contact_id, channel, topic_id, at DESC, id DESC
 """
 
 
@@ -207,15 +220,19 @@ def consent_latest_rebuild() -> int:
             cursor.execute(REBUILD_SQL_POSTGRES)
             return cursor.rowcount
     rows, seen = [], set()
-    ledger = Consent.objects.order_by("contact_id", "channel", "-at", "-id").values_list(
-        "id", "contact_id", "channel", "action"
-    )
-    for entry_id, contact_id, channel, action in ledger.iterator(chunk_size=5000):
-        if (contact_id, channel) not in seen:
-            seen.add((contact_id, channel))
+    ledger = Consent.objects.order_by("contact_id", "channel", "topic_id", "-at", "-id")
+    for entry_id, contact_id, channel, topic_id, action in ledger.values_list(
+        "id", "contact_id", "channel", "topic_id", "action"
+    ).iterator(chunk_size=5000):
+        if (contact_id, channel, topic_id) not in seen:
+            seen.add((contact_id, channel, topic_id))
             rows.append(
                 ConsentLatest(
-                    contact_id=contact_id, channel=channel, entry_id=entry_id, action=action
+                    contact_id=contact_id,
+                    channel=channel,
+                    topic_id=topic_id,
+                    entry_id=entry_id,
+                    action=action,
                 )
             )
     ConsentLatest.objects.bulk_create(rows, batch_size=5000)

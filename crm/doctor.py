@@ -32,7 +32,8 @@ def problems() -> tuple[list[str], list[str]]:
     if not shutil.which("msgfmt"):
         optional.append(
             "gettext's msgfmt is missing: `make messages` cannot compile translations "
-            "(the compiled catalogues are in the repository). Debian/Ubuntu: apt-get install gettext"
+            "(the compiled catalogues are in the repository). "
+            "Debian/Ubuntu: apt-get install gettext"
         )
     return missing, optional
 

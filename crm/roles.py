@@ -16,6 +16,9 @@ SECTIONS: dict[str, set[str]] = {
     "support_dashboard": {Role.SOPORTE, Role.ADMINISTRADOR},
     # NPS questions to a segment of contacts: support, and marketing (it is campaign work).
     "surveys": {Role.SOPORTE, Role.MARKETING, Role.ADMINISTRADOR},
+    # Campaigns: marketing builds segments, writes and sends; managers read the results.
+    "campaigns": {Role.MARKETING, Role.ADMINISTRADOR},
+    "campaign_results": {Role.MARKETING, Role.GERENTE, Role.ADMINISTRADOR},
     "team": {Role.GERENTE, Role.ADMINISTRADOR},
     "admin": {Role.ADMINISTRADOR},
 }

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_celery_beat",
+    "anymail",
     "crm",
     "accounts",
     "contacts",
@@ -291,3 +292,29 @@ SUPPORT_ATTACHMENTS_PER_MESSAGE = env.int("SUPPORT_ATTACHMENTS_PER_MESSAGE", def
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default=COMPANY["email"])
 # Satisfaction surveys (support/services/surveys.py): how long a survey link stays valid.
 SUPPORT_SURVEY_LINK_DAYS = env.int("SUPPORT_SURVEY_LINK_DAYS", default=30)
+
+# Campaigns (campaigns/). The sender is the company's unless a campaign picks another address of
+# CAMPAIGN_SENDERS (an allow-list: only domains whose SPF/DKIM the company set up belong here).
+CAMPAIGN_FROM_NAME = env("CAMPAIGN_FROM_NAME", default=COMPANY["name"])
+CAMPAIGN_FROM_EMAIL = env("CAMPAIGN_FROM_EMAIL", default="boletin@localhost")
+CAMPAIGN_SENDERS = env.list("CAMPAIGN_SENDERS", default=[CAMPAIGN_FROM_EMAIL])
+CAMPAIGN_REPLY_TO = env("CAMPAIGN_REPLY_TO", default=COMPANY["email"])
+# The mailbox of the `mailto:` List-Unsubscribe (RFC 2369); empty: the https link only.
+CAMPAIGN_UNSUBSCRIBE_MAILTO = env("CAMPAIGN_UNSUBSCRIBE_MAILTO", default="")
+# The email backend of campaign sending: EMAIL_BACKEND unless set (e.g. an anymail ESP backend,
+# "anymail.backends.amazon_ses.EmailBackend", with its ANYMAIL settings).
+CAMPAIGN_EMAIL_BACKEND = env("CAMPAIGN_EMAIL_BACKEND", default=EMAIL_BACKEND)
+# Rows a worker claims at once (one SMTP connection per batch).
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
+# Temporary failures (SMTP 4xx, time-outs) are retried this many times, with backoff.
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+# A claim older than this, whose worker never finished it, is "en duda" (maybe delivered).
+CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=600)
+# DKIM signing when a key is configured (README, "Campañas"): the domain, the selector and the
+# PEM private key file; the public key is published at <selector>._domainkey.<domain>.
+CAMPAIGN_DKIM_DOMAIN = env("CAMPAIGN_DKIM_DOMAIN", default="")
+CAMPAIGN_DKIM_SELECTOR = env("CAMPAIGN_DKIM_SELECTOR", default="")
+CAMPAIGN_DKIM_KEY_FILE = env("CAMPAIGN_DKIM_KEY_FILE", default="")
+# django-anymail: the ESP's tracking webhooks (bounces, complaints) authenticate with
+# basic auth "user:password" in ANYMAIL_WEBHOOK_SECRET.
+ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}

@@ -8,6 +8,8 @@ urlpatterns = [
     path("contactos/", include("contacts.urls")),
     path("ventas/", include("opportunities.urls")),
     path("soporte/", include("support.urls")),
+    path("campanas/", include("campaigns.urls")),
+    path("m/", include("campaigns.urls.public")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

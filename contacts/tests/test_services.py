@@ -336,7 +336,12 @@ def test_consent_record_appends_a_full_entry_and_audits_it(rep):
     event = AuditEvent.objects.get(action=AuditEvent.Action.CONSENT)
     assert event.actor == rep
     assert event.target == f"contacts.contact:{contact.pk}"
-    assert event.detail == {"channel": "email", "action": "grant", "source": "presencial"}
+    assert event.detail == {
+        "channel": "email",
+        "topic": "",
+        "action": "grant",
+        "source": "presencial",
+    }
     assert event.ip_address == "201.141.12.7"
 
 

@@ -118,7 +118,10 @@ def survey_url(*, survey: Survey, score: int | None = None) -> str:
 def email_withdrawn(contact_id: int) -> bool:
     """Whether the contact's latest email consent is a withdrawal (then we never write)."""
     return ConsentLatest.objects.filter(
-        contact_id=contact_id, channel=Consent.Channel.EMAIL, action=Consent.Action.WITHDRAW
+        contact_id=contact_id,
+        channel=Consent.Channel.EMAIL,
+        topic__isnull=True,
+        action=Consent.Action.WITHDRAW,
     ).exists()
 
 

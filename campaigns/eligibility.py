@@ -1,0 +1,70 @@
+"""Who a campaign of a topic may write to: one definition, used when counting a segment,
+when materialising the ledger, and again for each message as a worker claims it.
+
+A contact is eligible when they are not archived, have an email address, their channel-wide
+email consent is currently a grant, they have not withdrawn from the campaign's topic, and
+their address is not on the suppression list (bounces, complaints, by hand).
+"""
+
+from collections.abc import Iterable
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+
+from campaigns.models import Suppression
+from contacts.models import Consent, ConsentLatest, Contact
+
+EMAIL = Consent.Channel.EMAIL
+
+
+def _latest(topic_id: int | None):
+    latest = ConsentLatest.objects.filter(contact=OuterRef("pk"), channel=EMAIL)
+    return (
+        latest.filter(topic__isnull=True) if topic_id is None else latest.filter(topic_id=topic_id)
+    )
+
+
+def consent_q(topic_id: int | None) -> Q:
+    """Consenting now: a channel-wide grant and, for a topic, no withdrawal from it."""
+    q = Q(Exists(_latest(None).filter(action=Consent.Action.GRANT)))
+    if topic_id is not None:
+        q &= ~Q(Exists(_latest(topic_id).filter(action=Consent.Action.WITHDRAW)))
+    return q
+
+
+def suppressed_q() -> Q:
+    return Q(Exists(Suppression.objects.filter(email=OuterRef("email"))))
+
+
+def eligible_q(topic_id: int | None) -> Q:
+    """The whole rule, as a filter over Contact."""
+    return Q(archived_at__isnull=True) & ~Q(email="") & consent_q(topic_id) & ~suppressed_q()
+
+
+def eligible_contact_ids(contact_ids: Iterable[int], topic_id: int | None) -> set[int]:
+    """Of these contacts, those eligible now (one query: the claim-time re-check of a batch)."""
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    return set(
+        Contact.objects.filter(pk__in=ids).filter(eligible_q(topic_id)).values_list("pk", flat=True)
+    )
+
+
+def ineligible_reason(contact: Contact, topic_id: int | None) -> str:
+    """Why this contact is not eligible ("" when they are), for a person to read."""
+    if contact.archived_at is not None:
+        return _("Contacto archivado.")
+    if not contact.email:
+        return _("Sin correo electrónico.")
+    if Suppression.objects.filter(email=contact.email).exists():
+        return _("La dirección está en la lista de supresión.")
+    latest = {
+        (row.topic_id, row.action)
+        for row in ConsentLatest.objects.filter(contact=contact, channel=EMAIL)
+    }
+    if (None, Consent.Action.GRANT) not in latest:
+        return _("Sin consentimiento para recibir correo.")
+    if topic_id is not None and (topic_id, Consent.Action.WITHDRAW) in latest:
+        return _("Se dio de baja de este tema.")
+    return ""
