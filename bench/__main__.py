@@ -149,6 +149,7 @@ def main() -> int:
             rows.append(_measure(clients[who], *page))
     else:
         rows.append(Row(page="soporte", url=None, target="-", problems=["sin agente de soporte"]))
+    rows += _campaign_rows()
     _print(data, rep, manager, rows)
     RESULTS.write_text(
         json.dumps(
@@ -180,6 +181,20 @@ def main() -> int:
 
 
 # -- data -------------------------------------------------------------------------------------
+
+
+def _campaign_rows() -> list[Row]:
+    """Campaigns (issue 8): segment counts, the results pages as marketing, materialising and
+    sending 100,000 recipients to a local SMTP sink with 2 workers beside a plain smtplib loop."""
+    from bench import campaigns_results, campaigns_segments, campaigns_send
+
+    rows = list(campaigns_segments.measure())
+    marketing, pages = campaigns_results.results_pages(PAGE_TARGET)
+    client = Client(raise_request_exception=False)
+    client.force_login(marketing)
+    rows += [_measure(client, *page) for page in pages]
+    rows += campaigns_send.measure_campaign_send()
+    return rows
 
 
 def _unapplied_migrations() -> bool:

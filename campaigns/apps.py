@@ -6,3 +6,7 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
     verbose_name = _("Campañas")
+
+    def ready(self) -> None:
+        # The sheet panels (results work) and the anymail tracking receivers (public work).
+        from campaigns import panels, signals  # noqa: F401

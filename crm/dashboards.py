@@ -7,6 +7,7 @@ whatever the size of the portfolio.
 from itertools import chain
 
 from accounts.models import Account
+from campaigns.selectors.dashboard import marketing_home
 from contacts.models import Contact
 from crm.models import Role, User
 from opportunities.money import Rates
@@ -39,6 +40,7 @@ def home_for(*, user: User) -> dict:
         "recent_changes": recent_changes(scope=scope),
         **sales_home(user=user),
         **support_home(user=user),
+        **marketing_home(user=user),
     }
 
 

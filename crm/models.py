@@ -130,6 +130,10 @@ class AuditEvent(models.Model):
         CONSENT = "consent", _("Cambio de consentimiento")
         ROLE = "role", _("Cambio de rol")
         ARCHIVE = "archive", _("Archivo")
+        CREATE = "create", _("Creación")
+        UPDATE = "update", _("Modificación")
+        DELETE = "delete", _("Eliminación")
+        CANCEL = "cancel", _("Cancelación")
 
     at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

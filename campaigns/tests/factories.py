@@ -42,6 +42,7 @@ BODY = (
 class CampaignFactory(DjangoModelFactory):
     class Meta:
         model = Campaign
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Campaña {n}")
     topic = factory.SubFactory(TopicFactory, name="Novedades")

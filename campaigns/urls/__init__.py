@@ -1,5 +1,13 @@
 """The staff side of campaigns (under /campanas/); the public side is campaigns.urls.public."""
 
+from campaigns.urls import campaigns, results, segments, sending, suppression
+
 app_name = "campaigns"
 
-urlpatterns: list = []
+urlpatterns = [
+    *segments.urlpatterns,
+    *campaigns.urlpatterns,
+    *sending.urlpatterns,
+    *results.urlpatterns,
+    *suppression.urlpatterns,
+]

@@ -57,7 +57,8 @@
     const id = event.detail.target ? event.detail.target.id : "";
     swappedCard = /^caller-(contact|account)-\d+$/.test(id) ? id : "";
   });
-  document.addEventListener("htmx:afterSettle", () => {
+  // On afterSwap, in the same task as the swap: the focus is never a step behind the new card.
+  document.addEventListener("htmx:afterSwap", () => {
     const card = swappedCard && document.getElementById(swappedCard);
     swappedCard = "";
     if (card) { card.focus(); }

@@ -44,6 +44,8 @@ from stdnum.mx import rfc as mx_rfc
 from taggit.models import Tag, TaggedItem
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
+from campaigns.models import Send, Suppression, TrackingEvent
+from campaigns.seed import CampaignSeed, seed_campaigns
 from contacts.models import Consent, ConsentLatest, Contact, LeadSource, Lifecycle
 from contacts.services import consent_latest_rebuild
 from crm.models import Role, Team
@@ -718,6 +720,7 @@ class SeedResult:
     status_changes: int = 0
     surveys: int = 0
     satisfaction: int = 0
+    campaign_seed: CampaignSeed | None = None
     seconds: float = 0.0
 
 
@@ -2528,6 +2531,12 @@ def seed_demo(
     _analyze(*tables, *(() if only_sales or only_support else (ConsentLatest,)))
     if connection.vendor == "postgresql":
         stdout.write(f"  estadísticas actualizadas ({_since(started)})")
+    if not only_sales and not only_support:
+        # After the tiers (the demo segments select by tier) and the statistics (the segments'
+        # queries plan on them). campaigns.seed builds its own data, then its tables' statistics.
+        result.campaign_seed = seed_campaigns(seed=seed)
+        _analyze(Send, TrackingEvent, Suppression, Consent, ConsentLatest)
+        stdout.write(f"  campañas ({_since(started)})")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -2660,6 +2669,12 @@ class Command(BaseCommand):
             parts += [
                 f"{result.tickets:,} incidencias",
                 f"{result.surveys:,} encuestas de satisfacción",
+            ]
+        if result.campaign_seed is not None:
+            parts += [
+                f"{result.campaign_seed.campaigns:,} campañas",
+                f"{result.campaign_seed.sends:,} envíos",
+                f"{result.campaign_seed.events:,} eventos de seguimiento",
             ]
         self.stdout.write(
             self.style.SUCCESS(f"Listo en {result.seconds:.1f} s: " + ", ".join(parts) + ".")
