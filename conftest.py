@@ -5,47 +5,32 @@ team (so neither `rep` nor `manager` may change their records).
 """
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from crm.models import Role
 from crm.tests.factories import TeamFactory, UserFactory
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database as the migrations leave it, kept as a string: the default pipeline,
-    the SLA calendar and the other rows that data migrations write."""
-    with django_db_blocker.unblock():
-        connection._crm_migration_data = connection.creation.serialize_db_to_string()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """A transactional test (live server, real workers) ends with a flush that empties every
-    table, migration data included. pytest-django runs such tests last, but xdist's loadfile
-    scheduling may still hand the same worker other files afterwards, so the data is put back
-    once every fixture of the test (the flush included) is torn down."""
-    result = yield
+def _is_transactional(item) -> bool:
     marker = item.get_closest_marker("django_db")
     names = getattr(item, "fixturenames", ())
-    transactional = "transactional_db" in names or "live_server" in names
-    if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
-        transactional = True
-    data = getattr(connection, "_crm_migration_data", None)
-    if transactional and data:
-        from django.contrib.auth.models import Permission
-        from django.contrib.contenttypes.models import ContentType
-        from pytest_django.plugin import blocking_manager_key
+    if "transactional_db" in names or "live_server" in names:
+        return True
+    return marker is not None and bool(
+        marker.kwargs.get("transaction") or marker.args[:1] == (True,)
+    )
 
-        with item.config.stash[blocking_manager_key].unblock():
-            # The flush's post_migrate signal wrote content types and permissions again; the
-            # saved copy has them too (with their original ids).
-            Permission.objects.all().delete()
-            ContentType.objects.all().delete()
-            ContentType.objects.clear_cache()
-            connection.creation.deserialize_db_from_string(data)
-    return result
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark the transactional tests (live server, real workers): they end with a flush that
+    empties every table, migration data included (the default pipeline, the SLA calendar).
+    pytest-django runs them last, but xdist's loadfile scheduling may still hand the same
+    worker other files afterwards; `make test` therefore runs them in a second pass
+    (`-m transactional`) after the rest (`-m "not transactional"`)."""
+    for item in items:
+        if _is_transactional(item):
+            item.add_marker(pytest.mark.transactional)
 
 
 @pytest.fixture(autouse=True)
