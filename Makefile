@@ -16,6 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 # Serve the whole application with its Celery worker and beat, on SQLite and an embedded broker.
+# The demo company's postal address (campaigns refuse to send without one) unless one is set.
+run: export COMPANY_ADDRESS ?= Av. Insurgentes Sur 1234, Col. Del Valle, 03100 Ciudad de México
 run: doctor
 	mkdir -p var/mail var/broker/queue var/broker/processed var/broker/control
 	$(PY) manage.py migrate --noinput -v0

@@ -39,6 +39,14 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _company_address(settings):
+    # Campaigns refuse to send without the company's postal address (it goes in every
+    # footer); the tests run as a company that has set it.
+    if not settings.COMPANY.get("address"):
+        settings.COMPANY = {**settings.COMPANY, "address": "Av. Juárez 100, Centro, 06000 CDMX"}
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(name="Equipo Centro")

@@ -84,9 +84,11 @@ SEGMENTS = [
     ),
 ]
 
+# The merge fields ({{ … }}) are the campaign's own; [intro], [path], [slug] and [cta] are
+# filled in here (str.format would eat the merge fields' braces).
 BODY = """<h1>Hola {{ nombre|default:"cliente" }},</h1>
-<p>{intro}</p>
-<p><a href="https://www.ejemplo.com.mx/{path}?utm_source=crm&utm_campaign={slug}">{cta}</a></p>
+<p>[intro]</p>
+<p><a href="https://www.ejemplo.com.mx/[path]?utm_source=crm&utm_campaign=[slug]">[cta]</a></p>
 <p>Si tienes dudas, responde a este correo o escribe a {{ vendedor|default:"tu asesor" }}.</p>
 <p>Un saludo,<br>El equipo comercial</p>"""
 
@@ -253,7 +255,10 @@ def seed_campaigns(*, seed: int = 42, now: datetime | None = None) -> CampaignSe
 
 def _campaign(author, name, topic, segment, subject, intro, path, cta, cost) -> Campaign:
     slug = path.replace("/", "-")
-    body = content.sanitize_html(BODY.format(intro=intro, path=path, slug=slug, cta=cta))
+    body = BODY
+    for key, value in {"intro": intro, "path": path, "slug": slug, "cta": cta}.items():
+        body = body.replace(f"[{key}]", value)
+    body = content.sanitize_html(body)
     campaign = Campaign.objects.create(
         name=name,
         topic=topic,

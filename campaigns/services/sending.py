@@ -114,6 +114,15 @@ def send_errors(campaign: Campaign) -> list[str]:
         errors.append(_("Elige un segmento de destinatarios antes de enviar."))
     if campaign.topic_id is None:
         errors.append(_("Elige el tema de la campaña antes de enviar."))
+    if not (settings.COMPANY.get("address") or "").strip():
+        # The footer of every commercial email must give the sender's postal address (LFPDPPP
+        # and PROFECO's rules in Mexico, LSSI in Spain).
+        errors.append(
+            _(
+                "Falta la dirección postal de la empresa (COMPANY_ADDRESS): la ley exige "
+                "mostrarla en el pie de cada correo comercial."
+            )
+        )
     for field_errors in content.content_errors(campaign).values():
         errors.extend(field_errors)
     return errors

@@ -78,3 +78,20 @@ def test_bounced_and_refused_addresses_are_suppressed(seeded):
     )
     suppressed = set(Suppression.objects.values_list("email", flat=True))
     assert set(lost.values_list("email", flat=True)) <= suppressed
+
+
+def test_the_demo_messages_greet_each_recipient_by_name(seeded):
+    """The seeded bodies keep their merge fields: a recipient reads their own name, not
+    the field's source."""
+    from campaigns import content
+
+    campaign = Campaign.objects.filter(status=Campaign.Status.SENT).first()
+    assert content.content_errors(campaign) == {}
+    assert '{{ nombre|default:"cliente" }}' in campaign.html_body
+    send = campaign.sends.select_related("contact__account", "contact__owner").first()
+    message = content.compile_message(campaign, tracking=False).render(
+        content.merge_data(send.contact)
+    )
+    assert f"Hola {send.contact.first_name}," in message.html
+    assert f"Hola {send.contact.first_name}," in message.text
+    assert "nombre|default" not in message.html + message.text

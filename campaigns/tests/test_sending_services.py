@@ -99,6 +99,21 @@ def test_send_refused_with_content_errors_or_no_segment(marketing):
         assert campaign.status == Status.DRAFT
 
 
+def test_send_refused_without_the_company_postal_address(campaign, marketing, settings):
+    settings.COMPANY = {**settings.COMPANY, "address": "  "}
+    consenting_contact()
+    assert any("COMPANY_ADDRESS" in error for error in sending.send_errors(campaign))
+    with pytest.raises(ValidationError, match="dirección postal"):
+        sending.campaign_send_now(campaign=campaign, user=marketing)
+    with pytest.raises(ValidationError, match="dirección postal"):
+        sending.campaign_schedule(
+            campaign=campaign, user=marketing, when=timezone.now() + timedelta(days=1)
+        )
+    campaign.refresh_from_db()
+    assert campaign.status == Status.DRAFT
+    assert not campaign.sends.exists()
+
+
 def test_schedule_needs_a_future_time(campaign, marketing):
     with pytest.raises(ValidationError, match="futura"):
         sending.campaign_schedule(
