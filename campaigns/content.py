@@ -322,7 +322,7 @@ def _rewrite_links(page: str, links: dict[str, int]) -> str:
 def _text_source(campaign) -> str:
     footer = _(
         "%(company)s te envía este correo porque te suscribiste a «%(topic)s».\n"
-        "Darte de baja: {{ url_baja }}\nTus preferencias: {{ url_preferencias }}"
+        "Darme de baja: {{ url_baja }}\nTus preferencias: {{ url_preferencias }}"
     ) % {"topic": campaign.topic.name, "company": settings.COMPANY["name"]}
     address = settings.COMPANY.get("address") or ""
     return f"{campaign.text_body.strip()}\n\n--\n{footer}\n{address}".strip() + "\n"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from contacts.models import Contact, Topic
 from crm.formats import pk_url
@@ -29,10 +30,12 @@ class Segment(TimeStampedModel):
         DYNAMIC = "dinamico", _("Dinámico (por condiciones)")
         STATIC = "estatico", _("Lista estática")
 
-    name = models.CharField(_("nombre"), max_length=150)
+    name = models.CharField(pgettext_lazy("nombre de un registro", "nombre"), max_length=150)
     description = models.CharField(_("descripción"), max_length=300, blank=True)
     kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
-    definition = models.JSONField(_("condiciones"), default=dict, blank=True)
+    definition = models.JSONField(
+        pgettext_lazy("segmento", "condiciones"), default=dict, blank=True
+    )
     members = models.ManyToManyField(
         Contact, through="SegmentMember", related_name="static_segments", blank=True
     )
@@ -101,7 +104,7 @@ class Campaign(TimeStampedModel):
         OPENS = "aperturas", _("Aperturas")
         CLICKS = "clics", _("Clics")
 
-    name = models.CharField(_("nombre"), max_length=150)
+    name = models.CharField(pgettext_lazy("nombre de un registro", "nombre"), max_length=150)
     topic = models.ForeignKey(
         Topic, verbose_name=_("tema"), on_delete=models.PROTECT, related_name="campaigns"
     )
@@ -318,7 +321,7 @@ class TrackingEvent(models.Model):
         CLICK = "clic", _("Clic")
         BOUNCE = "rebote", _("Rebote")
         COMPLAINT = "queja", _("Queja de spam")
-        UNSUBSCRIBE = "baja", _("Baja")
+        UNSUBSCRIBE = "baja", pgettext_lazy("darse de baja", "Baja")
 
     send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="events")
     # Copied from the send so the results count per campaign and the timeline reads per

@@ -40,7 +40,7 @@ _ACTION = re.compile(
 )
 DEFAULT_FIELD = "lifecycle"
 
-MATCH_CHOICES = [("all", _("todas")), ("any", _("alguna"))]
+MATCH_CHOICES = [("all", _("todas las condiciones")), ("any", _("alguna de las condiciones"))]
 TOP_MATCH_CHOICES = [("all", _("todos los grupos")), ("any", _("alguno de los grupos"))]
 
 

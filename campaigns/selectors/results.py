@@ -56,7 +56,7 @@ WITH_RESULTS = (
 )
 # The response-by-segment dimensions ("Análisis de segmentación de respuesta").
 DIMENSIONS = {
-    "tier": _("Nivel de la cuenta"),
+    "tier": _("Clasificación de la cuenta"),
     "region": _("Región"),
     "industry": _("Sector"),
     "lifecycle": _("Etapa del contacto"),
@@ -234,7 +234,7 @@ def _dimension_expression(dimension: str, *, events: bool = False):
 
 def _dimension_labels(dimension: str) -> dict[str, str]:
     if dimension == "tier":
-        return {value: _("Nivel %(tier)s") % {"tier": value} for value in Tier.values}
+        return {value: _("Clasificación %(tier)s") % {"tier": value} for value in Tier.values}
     if dimension == "industry":
         return dict(Industry.choices)
     if dimension == "lifecycle":

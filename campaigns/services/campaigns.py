@@ -33,7 +33,6 @@ AUDIT_DELETE = getattr(AuditEvent.Action, "DELETE", "delete")
 
 logger = logging.getLogger(__name__)
 
-TEST_PREFIX = "[Prueba] "
 TEST_MAX_EXTRA = 5
 # The settings fields a campaign form may write; the rest (status, dates, ledger) belong to
 # the sending services.
@@ -391,7 +390,7 @@ def campaign_test_send(
     messages = []
     for address in addresses:
         message = EmailMultiAlternatives(
-            subject=f"{TEST_PREFIX}{rendered.subject}",
+            subject=_("[Prueba] %(subject)s") % {"subject": rendered.subject},
             body=rendered.text,
             from_email=content.sender(campaign),
             to=[address],

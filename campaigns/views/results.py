@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account
@@ -323,7 +324,7 @@ def campaign_ledger_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
                 _("Correo"),
                 _("Contacto"),
                 _("Cuenta"),
-                _("Nivel"),
+                _("Clasificación"),
                 _("Etapa"),
                 _("Variante"),
                 _("Estado"),
@@ -333,7 +334,7 @@ def campaign_ledger_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
                 _("Primer clic"),
                 _("Clics"),
                 _("Apertura automática"),
-                _("Baja"),
+                pgettext("darse de baja", "Baja"),
                 _("Queja"),
                 _("Error"),
             ]

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.forms.segments import (
@@ -281,7 +282,11 @@ def segment_add_contacts(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(added)s contactos añadidos a «%(name)s» (%(already)s ya estaban).")
+                ngettext(
+                    "%(added)s contacto añadido a «%(name)s» (ya estaban: %(already)s).",
+                    "%(added)s contactos añadidos a «%(name)s» (ya estaban: %(already)s).",
+                    added,
+                )
                 % {"added": added, "name": segment.name, "already": len(ids) - added},
             )
             return redirect(segment)
