@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import content
@@ -299,116 +298,113 @@ def _recipients(campaign: Campaign, sent_at: datetime) -> list[tuple[int, str]]:
 
 
 def _history(rng: random.Random, campaign: Campaign, sent_at: datetime, now: datetime):
+    """The ledger and the tracking of a past campaign. Each message's outcome is drawn before
+    its row is written (one INSERT per batch, no UPDATE afterwards); the events then take the
+    ids the INSERT returned."""
     link = campaign.links.first()
     open_rate = rng.uniform(0.22, 0.34)
     click_rate = rng.uniform(0.08, 0.16)  # of those who opened
-    sends = []
+    sends, plans = [], []
     for pk, email in _recipients(campaign, sent_at):
         at = sent_at + timedelta(seconds=rng.randint(0, 1800))
-        status = Send.Status.SENT if rng.random() > 0.012 else Send.Status.FAILED
-        sends.append(
-            Send(
-                campaign=campaign,
-                contact_id=pk,
-                email=email,
-                status=status,
-                attempts=1,
-                claimed_at=at,
-                sent_at=at if status == Send.Status.SENT else None,
-                message_id=f"<seed.{campaign.pk}.{pk}@crm.local>"
-                if status == Send.Status.SENT
-                else "",
-                error="" if status == Send.Status.SENT else "550 5.1.1 Buzón inexistente",
-            )
+        sent = rng.random() > 0.012
+        send = Send(
+            campaign=campaign,
+            contact_id=pk,
+            email=email,
+            status=Send.Status.SENT if sent else Send.Status.FAILED,
+            attempts=1,
+            claimed_at=at,
+            sent_at=at if sent else None,
+            message_id=f"<seed.{campaign.pk}.{pk}@crm.local>" if sent else "",
+            error="" if sent else "550 5.1.1 Buzón inexistente",
         )
-    _bulk(Send, sends)
-    sends = list(campaign.sends.filter(status=Send.Status.SENT).only("pk", "contact_id", "sent_at"))
-    events, opened, clicked, bounced = [], [], [], []
-    for send in sends:
-        kind_kwargs = {
-            "send_id": send.pk,
-            "campaign_id": campaign.pk,
-            "contact_id": send.contact_id,
-        }
-        if rng.random() < 0.008:
-            bounced.append(send.pk)
+        sends.append(send)
+        if not sent:
+            continue
+        plan = {"send": send, "bounced": rng.random() < 0.008}
+        plans.append(plan)
+        if plan["bounced"]:
+            send.bounced_at = sent_at + timedelta(minutes=2)
+            continue
+        plan["machine"] = rng.random() < 0.06  # a privacy proxy fetched the pixel right away
+        if rng.random() >= open_rate:
+            continue
+        send.first_opened_at = min(now, at + timedelta(minutes=rng.expovariate(1 / 600)))
+        plan["opens"] = 1 + (rng.random() < 0.3)
+        if link and rng.random() < click_rate:
+            send.first_clicked_at = min(
+                now, send.first_opened_at + timedelta(seconds=rng.randint(5, 300))
+            )
+        plan["unsubscribed"] = rng.random() < 0.01
+    _bulk(Send, sends)  # sets each row's id
+
+    events = []
+    for plan in plans:
+        send = plan["send"]
+        ids = {"send_id": send.pk, "campaign_id": campaign.pk, "contact_id": send.contact_id}
+        if plan["bounced"]:
             events.append(
                 TrackingEvent(
                     kind=TrackingEvent.Kind.BOUNCE,
-                    at=send.sent_at + timedelta(minutes=2),
+                    at=send.bounced_at,
                     detail="550 mailbox unavailable",
-                    **kind_kwargs,
+                    **ids,
                 )
             )
             continue
-        if rng.random() < 0.06:  # a privacy proxy fetched the pixel right away
+        if plan["machine"]:
             events.append(
                 TrackingEvent(
                     kind=TrackingEvent.Kind.OPEN,
                     at=send.sent_at + timedelta(seconds=5),
                     is_machine=True,
                     user_agent="Mozilla/5.0",
-                    **kind_kwargs,
+                    **ids,
                 )
             )
-        if rng.random() >= open_rate:
+        first = send.first_opened_at
+        if first is None:
             continue
-        first = min(now, send.sent_at + timedelta(minutes=rng.expovariate(1 / 600)))
-        opened.append((send.pk, first))
-        for i in range(1 + (rng.random() < 0.3)):
+        for i in range(plan["opens"]):
             events.append(
                 TrackingEvent(
                     kind=TrackingEvent.Kind.OPEN,
                     at=min(now, first + timedelta(hours=i * 20)),
                     user_agent=rng.choice(USER_AGENTS),
-                    **kind_kwargs,
+                    **ids,
                 )
             )
-        if link and rng.random() < click_rate:
-            click_at = min(now, first + timedelta(seconds=rng.randint(5, 300)))
-            clicked.append((send.pk, click_at))
+        if send.first_clicked_at is not None:
             events.append(
                 TrackingEvent(
                     kind=TrackingEvent.Kind.CLICK,
-                    at=click_at,
+                    at=send.first_clicked_at,
                     link=link,
                     user_agent=rng.choice(USER_AGENTS),
-                    **kind_kwargs,
+                    **ids,
                 )
             )
-        if rng.random() < 0.01:
+        if plan["unsubscribed"]:
             events.append(
                 TrackingEvent(
                     kind=TrackingEvent.Kind.UNSUBSCRIBE,
                     at=min(now, first + timedelta(minutes=1)),
-                    **kind_kwargs,
+                    **ids,
                 )
             )
     _bulk(TrackingEvent, events)
-    _mark(Send, "first_opened_at", opened)
-    _mark(Send, "first_clicked_at", clicked)
-    Send.objects.filter(pk__in=bounced).update(bounced_at=sent_at + timedelta(minutes=2))
     # A hard bounce or a refused address suppresses it, as the sending and webhook code do.
-    lost = campaign.sends.filter(Q(pk__in=bounced) | Q(status=Send.Status.FAILED))
     Suppression.objects.bulk_create(
         [
-            Suppression(email=email, reason=Suppression.Reason.BOUNCE, note=campaign.name)
-            for email in lost.values_list("email", flat=True)
+            Suppression(email=send.email, reason=Suppression.Reason.BOUNCE, note=campaign.name)
+            for send in sends
+            if send.status == Send.Status.FAILED or send.bounced_at is not None
         ],
         ignore_conflicts=True,
     )
     _unsubscribes(campaign)
     return len(sends), len(events)
-
-
-def _mark(model, field: str, pairs: list[tuple[int, datetime]]) -> None:
-    rows = []
-    for pk, at in pairs:
-        row = model(pk=pk)
-        setattr(row, field, at)
-        rows.append(row)
-    for start in range(0, len(rows), BATCH):
-        model.objects.bulk_update(rows[start : start + BATCH], [field])
 
 
 def _unsubscribes(campaign: Campaign) -> None:
