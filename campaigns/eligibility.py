@@ -8,7 +8,7 @@ their address is not on the suppression list (bounces, complaints, by hand).
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, FilteredRelation, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from campaigns.models import Suppression
@@ -39,6 +39,42 @@ def suppressed_q() -> Q:
 def eligible_q(topic_id: int | None) -> Q:
     """The whole rule, as a filter over Contact."""
     return Q(archived_at__isnull=True) & ~Q(email="") & consent_q(topic_id) & ~suppressed_q()
+
+
+def eligible_count_form(topic_id: int | None) -> tuple[dict, Q]:
+    """The same rule as `eligible_q`, for a Count's filter: (aliases for the Contact queryset,
+    the filter over them).
+
+    Inside an aggregate's FILTER PostgreSQL cannot turn an EXISTS into a join: it probes the
+    consent index once per contact (100,000 probes for the whole base, 2-3 times slower than
+    the count itself). Here the latest channel-wide consent (and the topic's, for a topic) are
+    LEFT JOINs instead, at most one row each (consent_latest_unique and
+    consent_latest_topic_unique), which the planner hashes; only the small suppression list is
+    still probed per row. Used by segment counts; filters (materialising, the claim re-check)
+    keep `eligible_q`, which PostgreSQL plans as semi/anti joins.
+    """
+    channel = {"consent_latest__channel": EMAIL}
+    aliases = {
+        "_email_consent": FilteredRelation(
+            "consent_latest", condition=Q(consent_latest__topic__isnull=True, **channel)
+        )
+    }
+    # The join's IS NOT NULL first: a contact without a row would make `action = 'grant'`
+    # NULL, which does not stop an AND, and the suppression list would be probed for them too.
+    q = (
+        Q(archived_at__isnull=True)
+        & ~Q(email="")
+        & Q(_email_consent__isnull=False)
+        & Q(_email_consent__action=Consent.Action.GRANT)
+        & ~suppressed_q()
+    )
+    if topic_id is not None:
+        aliases["_topic_consent"] = FilteredRelation(
+            "consent_latest", condition=Q(consent_latest__topic_id=topic_id, **channel)
+        )
+        # No withdrawal from the topic: no row for it, or a grant (the only other action).
+        q &= Q(_topic_consent__isnull=True) | Q(_topic_consent__action=Consent.Action.GRANT)
+    return aliases, q
 
 
 def eligible_contact_ids(contact_ids: Iterable[int], topic_id: int | None) -> set[int]:

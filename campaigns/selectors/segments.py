@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from campaigns.eligibility import eligible_q
+from campaigns.eligibility import eligible_count_form, eligible_q
 from campaigns.models import Campaign, Segment, SegmentMember
 from campaigns.segments import definition_queryset, referenced_ids, segment_queryset
 from contacts.models import Contact, Topic
@@ -98,9 +98,10 @@ def segment_counts(
     Give a saved `segment` or a validated `definition` (the builder's preview); a definition
     that does not validate raises campaigns.segments.InvalidDefinition.
     """
-    qs = _contacts(segment, definition).order_by()
+    aliases, eligible = eligible_count_form(topic_id)  # eligible_q as joins (see there)
+    qs = _contacts(segment, definition).order_by().alias(**aliases)
     with _without_jit():
-        row = qs.aggregate(total=Count("pk"), eligible=Count("pk", filter=eligible_q(topic_id)))
+        row = qs.aggregate(total=Count("pk"), eligible=Count("pk", filter=eligible))
     return row["total"], row["eligible"]
 
 
