@@ -171,6 +171,12 @@ class Campaign(TimeStampedModel):
         blank=True,
         related_name="+",
     )
+    # The results' rollup (CampaignStat): when it was last computed, and when a background
+    # refresh was queued (set by one conditional UPDATE, cleared by the refresh: never two).
+    stats_computed_at = models.DateTimeField(_("cifras calculadas"), null=True, blank=True)
+    stats_refresh_queued_at = models.DateTimeField(
+        _("actualización de cifras en cola"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("campaña")
@@ -353,6 +359,51 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.kind} {self.contact_id}"
+
+
+class CampaignStat(models.Model):
+    """The stored results of a campaign for one group of one dimension (listmonk's approach).
+
+    Counting 100,000 ledger rows takes longer than a page may; campaigns.services.stats
+    computes every group with the results' own queries and replaces the campaign's rows at
+    once. Dimensions: "campaign" (the total, key ""), "variant", the segment DIMENSIONS and
+    "link" (key: the CampaignLink id). Conversions are kept per currency, unconverted
+    ({"MXN": [count, "amount"]}), so the page converts them with the current rates.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stats")
+    dimension = models.CharField(_("dimensión"), max_length=12)
+    key = models.CharField(_("grupo"), max_length=100, blank=True)
+    recipients = models.PositiveIntegerField(_("destinatarios"), default=0)
+    sent = models.PositiveIntegerField(_("enviados"), default=0)
+    doubt = models.PositiveIntegerField(_("en duda"), default=0)
+    failed = models.PositiveIntegerField(_("fallidos"), default=0)
+    skipped = models.PositiveIntegerField(_("omitidos"), default=0)
+    bounced = models.PositiveIntegerField(_("rebotados"), default=0)
+    opened = models.PositiveIntegerField(_("abiertos"), default=0)
+    clicked = models.PositiveIntegerField(_("con clic"), default=0)
+    machine_opened = models.PositiveIntegerField(_("aperturas automáticas"), default=0)
+    clicks = models.PositiveIntegerField(_("clics"), default=0)
+    unsubscribed = models.PositiveIntegerField(_("bajas"), default=0)
+    complaints = models.PositiveIntegerField(_("quejas"), default=0)
+    conversions = models.PositiveIntegerField(_("conversiones"), default=0)
+    conversions_by_currency = models.JSONField(
+        _("conversiones por moneda"), default=dict, blank=True
+    )
+    first_sent = models.DateTimeField(_("primer envío"), null=True, blank=True)
+    last_sent = models.DateTimeField(_("último envío"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("cifra de campaña")
+        verbose_name_plural = _("cifras de campaña")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "dimension", "key"], name="campaign_stat_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.dimension}:{self.key}"
 
 
 class Suppression(models.Model):

@@ -226,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
     "support-surveys-send-pending": {"task": "support.surveys_send_pending", "schedule": 600.0},
     # Campaigns: due schedules, dead workers' claims (en duda), batches lost with Redis, A/B.
     "campaigns-reconcile": {"task": "campaigns.campaigns_reconcile", "schedule": 60.0},
+    # Campaigns: refresh the stored results of those that can still change (CampaignStat).
+    "campaigns-stats-refresh": {
+        "task": "campaigns.campaigns_stats_refresh_live",
+        "schedule": 300.0,
+    },
     "support-satisfaction-refresh": {
         "task": "support.satisfaction_refresh_aged",
         "schedule": crontab(minute=15, hour=3),
@@ -316,6 +321,9 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=200)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
 # A claim older than this, whose worker never finished it, is "en duda" (maybe delivered).
 CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", default=600)
+# The results pages read stored figures (campaigns.CampaignStat); older than this, a campaign
+# that can still change gets a refresh queued while the page shows them with their age.
+CAMPAIGN_STATS_MAX_AGE_SECONDS = env.int("CAMPAIGN_STATS_MAX_AGE_SECONDS", default=60)
 # DKIM signing when a key is configured (README, "Campañas"): the domain, the selector and the
 # PEM private key file; the public key is published at <selector>._domainkey.<domain>.
 CAMPAIGN_DKIM_DOMAIN = env("CAMPAIGN_DKIM_DOMAIN", default="")

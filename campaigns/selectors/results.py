@@ -2,7 +2,11 @@
 
 Everything is counted in the database (conditional Count/Sum with GROUP BY), so a page costs
 the same queries whether the ledger holds ten rows or a million; Python only reshapes the few
-grouped rows. Unique opens and clicks are read from the ledger (`Send.first_opened_at` and
+grouped rows. A campaign's own figures (its results page and the summary on its page) are
+read from the stored rollup (`CampaignStat`), which campaigns.services.stats computes with the
+building blocks below; the amounts are stored per currency and converted here, at display.
+
+Unique opens and clicks are read from the ledger (`Send.first_opened_at` and
 `first_clicked_at`, written for human opens only, as the tracking and the seed do); machine
 opens, total clicks, unsubscribes and complaints from the tracking events.
 
@@ -41,7 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Industry, Tier
-from campaigns.models import Campaign, CampaignLink, Send, TrackingEvent
+from campaigns.models import Campaign, CampaignLink, CampaignStat, Send, TrackingEvent
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
 from opportunities.models import Opportunity
 from opportunities.money import CENT, Rates, company_currency
@@ -70,6 +74,24 @@ PERIODS = {
 }
 DEFAULT_PERIOD = "trimestre"
 NO_VALUE = _("Sin dato")
+# The rollup's dimensions besides DIMENSIONS: the whole campaign (key "") and its links.
+TOTAL_DIMENSION = "campaign"
+LINK_DIMENSION = "link"
+# The counts of a Funnel (and of a CampaignStat row), summed by _total.
+COUNT_FIELDS = (
+    "recipients",
+    "sent",
+    "doubt",
+    "failed",
+    "skipped",
+    "bounced",
+    "opened",
+    "clicked",
+    "machine_opened",
+    "clicks",
+    "unsubscribed",
+    "complaints",
+)
 # The channel analysis compares at most this many campaigns (one filtered count each).
 CHANNEL_CAMPAIGNS_MAX = 40
 RANKED_CONTACTS = 10
@@ -344,21 +366,7 @@ def _add_conversions(
 def _total(rows: dict[str, Funnel]) -> Funnel:
     total = Funnel(key="", label=str(_("Total")))
     for funnel in rows.values():
-        for name in (
-            "recipients",
-            "sent",
-            "doubt",
-            "failed",
-            "skipped",
-            "bounced",
-            "opened",
-            "clicked",
-            "machine_opened",
-            "clicks",
-            "unsubscribed",
-            "complaints",
-            "conversions",
-        ):
+        for name in (*COUNT_FIELDS, "conversions"):
             setattr(total, name, getattr(total, name) + getattr(funnel, name))
         total.revenue += funnel.revenue
         if funnel.first_sent and (not total.first_sent or funnel.first_sent < total.first_sent):
@@ -410,6 +418,61 @@ def _conversion_groups(campaign, first, last, dimension: str):
     return rows
 
 
+def link_clicks(campaign: Campaign) -> QuerySet[CampaignLink]:
+    """Each link of the campaign with its human clicks and the people who clicked it."""
+    return (
+        CampaignLink.objects.filter(campaign=campaign)
+        .annotate(
+            total_clicks=Count("clicks", filter=Q(clicks__is_machine=False)),
+            unique_clicks=Count("clicks__send", distinct=True, filter=Q(clicks__is_machine=False)),
+        )
+        .order_by("-total_clicks", "id")
+    )
+
+
+# --- the stored rollup -----------------------------------------------------------------------
+
+
+def _ensure_stats(campaign: Campaign) -> None:
+    """A campaign never computed is computed now, once (its first view)."""
+    if campaign.stats_computed_at is None:
+        from campaigns.services.stats import campaign_stats_refresh
+
+        campaign_stats_refresh(campaign_id=campaign.pk)
+        campaign.refresh_from_db(fields=["stats_computed_at", "stats_refresh_queued_at"])
+
+
+def _stats(campaign: Campaign, *dimensions: str) -> dict[str, dict[str, CampaignStat]]:
+    """{dimension: {key: stored row}} of the campaign's rollup: one query."""
+    _ensure_stats(campaign)
+    found: dict[str, dict[str, CampaignStat]] = {d: {} for d in dimensions}
+    for stat in CampaignStat.objects.filter(campaign=campaign, dimension__in=dimensions):
+        found[stat.dimension][stat.key] = stat
+    return found
+
+
+def _funnel_of(stat: CampaignStat | None, key: str = "") -> Funnel:
+    """The counts of a stored row (conversions are added apart, converted at display)."""
+    if stat is None:
+        return Funnel(key=key)
+    return Funnel(
+        key=stat.key,
+        first_sent=stat.first_sent,
+        last_sent=stat.last_sent,
+        **{name: getattr(stat, name) for name in COUNT_FIELDS},
+    )
+
+
+def _stored_conversions(stats: dict[str, CampaignStat]) -> list[dict]:
+    """The stored conversions per group and currency, as _conversion_groups returns them."""
+    return [
+        {"group": key, "currency": currency, "n": n, "total": Decimal(amount)}
+        for key, stat in stats.items()
+        for currency, (n, amount) in sorted(stat.conversions_by_currency.items())
+        if n
+    ]
+
+
 @dataclass
 class CampaignResults:
     campaign: Campaign
@@ -422,39 +485,40 @@ class CampaignResults:
     first_sent: datetime | None
     last_sent: datetime | None
     chart: dict
+    computed_at: datetime | None = None
 
 
 def campaign_results(
     *, campaign: Campaign, dimension: str = DEFAULT_DIMENSION, with_amounts: bool = True
 ) -> CampaignResults:
-    """Everything the results page shows, in a bounded number of queries (about ten)."""
+    """Everything the results page shows, read from the stored rollup (a few small queries).
+
+    The counts are stored per group; the conversions per group and currency, converted here
+    at the rates valid on the campaign's first send (as campaigns.services.stats stored them,
+    today's building blocks computed them).
+    """
     if dimension not in DIMENSIONS:
         dimension = DEFAULT_DIMENSION
-    by_variant = _funnels(campaign, "variant")
-    total = _total(by_variant)
+    stats = _stats(campaign, TOTAL_DIMENSION, "variant", LINK_DIMENSION, dimension)
+    total_stat = stats[TOTAL_DIMENSION].get("")
+    total = _funnel_of(total_stat)
+    total.label = str(_("Total"))
+    by_variant = {key: _funnel_of(stat) for key, stat in stats["variant"].items()}
+    segments = {key: _funnel_of(stat) for key, stat in stats[dimension].items()}
     first, last = total.first_sent, total.last_sent
     rates = Rates() if with_amounts else None
     converter = _Converter(rates, _on_date(campaign, first)) if rates else None
     # The groups convert the same opportunities again: their misses are not counted twice.
     groups_converter = _Converter(rates, _on_date(campaign, first)) if rates else None
 
-    segments = _funnels(campaign, dimension)
     money = None
     if first is not None:
-        won = (
-            conversions(campaign, first=first, last=last)
-            .values("currency")
-            .annotate(n=Count("id"), total=Sum("amount"))
-            .order_by()
-        )
-        for row in won:
+        for row in _stored_conversions({"": total_stat} if total_stat else {}):
             total.conversions += row["n"]
             if converter:
                 total.revenue += converter.convert(row["total"], row["currency"], row["n"])
         if with_amounts:
-            _add_conversions(
-                segments, _conversion_groups(campaign, first, last, dimension), groups_converter
-            )
+            _add_conversions(segments, _stored_conversions(stats[dimension]), groups_converter)
     if with_amounts:
         money = Money(
             currency=company_currency(),
@@ -464,19 +528,15 @@ def campaign_results(
         )
     else:
         # Without amounts the counts are still shown per segment (no revenue is read).
-        if first is not None and dimension in ("tier", "industry", "region", "lifecycle"):
-            for row in _conversion_groups(campaign, first, last, dimension):
+        if first is not None:
+            for row in _stored_conversions(stats[dimension]):
                 key = row["group"] or ""
                 segments.setdefault(key, Funnel(key=key)).conversions += row["n"]
 
     variants = []
     if campaign.has_ab_test:
         if with_amounts and first is not None:
-            _add_conversions(
-                by_variant,
-                _conversion_groups(campaign, first, last, "variant"),
-                groups_converter,
-            )
+            _add_conversions(by_variant, _stored_conversions(stats["variant"]), groups_converter)
         for key, subject in (("a", campaign.subject), ("b", campaign.subject_b)):
             funnel = by_variant.get(key, Funnel(key=key))
             funnel.label = subject
@@ -487,14 +547,13 @@ def campaign_results(
     for funnel in segment_rows:
         funnel.label = str(labels.get(funnel.key, funnel.key) or NO_VALUE)
 
-    links = list(
-        CampaignLink.objects.filter(campaign=campaign)
-        .annotate(
-            total_clicks=Count("clicks", filter=Q(clicks__is_machine=False)),
-            unique_clicks=Count("clicks__send", distinct=True, filter=Q(clicks__is_machine=False)),
-        )
-        .order_by("-total_clicks", "id")
-    )
+    clicks = stats[LINK_DIMENSION]
+    links = list(CampaignLink.objects.filter(campaign=campaign).order_by("id"))
+    for link in links:
+        stat = clicks.get(str(link.pk))
+        link.total_clicks = stat.clicks if stat else 0
+        link.unique_clicks = stat.clicked if stat else 0
+    links.sort(key=lambda link: -link.total_clicks)  # stable: then by id, as before
     return CampaignResults(
         campaign=campaign,
         total=total,
@@ -517,12 +576,18 @@ def campaign_results(
                 },
             ],
         },
+        computed_at=campaign.stats_computed_at,
     )
 
 
 def campaign_summary(*, campaign: Campaign) -> Funnel:
-    """The few figures of the campaign page's summary: two queries."""
-    return _total(_funnels(campaign, "variant"))
+    """The few figures of the campaign page's summary: one row of the stored rollup."""
+    stat = _stats(campaign, TOTAL_DIMENSION)[TOTAL_DIMENSION].get("")
+    total = _funnel_of(stat)
+    total.label = str(_("Total"))
+    if stat is not None:
+        total.conversions = stat.conversions
+    return total
 
 
 def ledger_rows(*, campaign: Campaign):

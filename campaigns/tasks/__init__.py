@@ -1,3 +1,4 @@
 """Celery tasks of campaigns (autodiscovered through this package)."""
 
 from campaigns.tasks.sending import *  # noqa: F403
+from campaigns.tasks.stats import *  # noqa: F403

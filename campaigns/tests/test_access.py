@@ -80,6 +80,7 @@ ACCESS = {
     "campaign-channels": RESULTS,
     "campaign-results": RESULTS,
     "campaign-results-summary": RESULTS,
+    "campaign-results-refresh": RESULTS,
     "campaign-results-csv": RESULTS,
     "campaign-ledger-csv": RESULTS,
     "campaign-results-pdf": RESULTS,

@@ -15,6 +15,11 @@ urlpatterns = [
     path("resultados/canales/", views.channels, name="campaign-channels"),
     path("<int:pk>/resultados/", views.campaign_results, name="campaign-results"),
     path(
+        "<int:pk>/resultados/actualizar/",
+        views.campaign_results_refresh,
+        name="campaign-results-refresh",
+    ),
+    path(
         "<int:pk>/resultados/resumen/",
         views.campaign_results_summary,
         name="campaign-results-summary",

@@ -31,6 +31,7 @@ from campaigns.permissions import (
 )
 from campaigns.selectors import results as selectors
 from campaigns.services.segments import segment_create
+from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
 from contacts.models import Contact
 from crm.audit import audit
 from crm.forms_utils import client_ip, paginate
@@ -110,6 +111,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     with_amounts = can_see_campaign_amounts(request.user)
     dimension = _choice(request, "por", selectors.DIMENSIONS, selectors.DEFAULT_DIMENSION)
+    campaign_stats_ensure(campaign=campaign)
     results = selectors.campaign_results(
         campaign=campaign, dimension=dimension, with_amounts=with_amounts
     )
@@ -138,11 +140,26 @@ def campaign_results_summary(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.results_campaign(pk=pk)
     if campaign is None:
         return HttpResponse("")
+    campaign_stats_ensure(campaign=campaign)
     return render(
         request,
         "campaigns/results/_summary_body.html",
         {"campaign": campaign, "total": selectors.campaign_summary(campaign=campaign)},
     )
+
+
+@require_POST
+def campaign_results_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Actualizar" button: recompute the stored figures now, then back to the page."""
+    _require_reader(request)
+    campaign = _campaign(pk)
+    campaign_stats_refresh(campaign_id=campaign.pk)
+    messages.success(request, _("Cifras actualizadas."))
+    url = reverse("campaigns:campaign-results", args=[campaign.pk])
+    dimension = request.POST.get("por", "")
+    if dimension in selectors.DIMENSIONS and dimension != selectors.DEFAULT_DIMENSION:
+        url = f"{url}?{urlencode({'por': dimension})}"
+    return redirect(url)
 
 
 @require_http_methods(["GET"])
@@ -228,6 +245,7 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     campaign = _campaign(pk)
     with_amounts = can_see_campaign_amounts(request.user)
+    campaign_stats_ensure(campaign=campaign)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campana-{pk}-resultados.csv"'
     response.write("\ufeff")  # so spreadsheets read the accents as UTF-8
@@ -378,6 +396,7 @@ def campaign_results_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     campaign = _campaign(pk)
     with_amounts = can_see_campaign_amounts(request.user)
+    campaign_stats_ensure(campaign=campaign)
     sections = []
     first = None
     for dimension, label in selectors.DIMENSIONS.items():
