@@ -28,6 +28,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     FloatField,
     IntegerField,
     Max,
@@ -647,56 +648,26 @@ def period_start(period: str, *, now: datetime | None = None) -> tuple[str, date
 
 
 def conversions_by_campaign(campaigns: list[Campaign], *, with_amounts: bool) -> dict[int, dict]:
-    """{campaign pk: {"conversions", "revenue", "cost", "roi"}} for a bounded list, one query.
-
-    One filtered Count (and Sum) per campaign over the won opportunities of the whole span;
-    the list is short (a page of campaigns), the opportunities are scanned once.
-    """
-    spans = [
-        (c, c.first_sent, c.last_sent)
-        for c in campaigns
-        if getattr(c, "first_sent", None) and getattr(c, "last_sent", None)
-    ]
-    result = {c.pk: {"conversions": 0, "revenue": Decimal("0"), "excluded": {}} for c in campaigns}
-    if spans:
-        start = min(first for _c, first, _l in spans)
-        end = max(last + _window(c.conversion_window_days) for c, _f, last in spans)
-        annotations = {}
-        for c, first, last in spans:
-            flag = Q(
-                closed_at__gte=first, closed_at__lte=last + _window(c.conversion_window_days)
-            ) & Q(Exists(_recipient_sends(c)))
-            annotations[f"n{c.pk}"] = Count("id", filter=flag)
-            if with_amounts:
-                annotations[f"t{c.pk}"] = Sum("amount", filter=flag)
-        grouped = (
-            Opportunity.objects.filter(stage__is_won=True, closed_at__gte=start, closed_at__lte=end)
-            .values("currency")
-            .annotate(**annotations)
-            .order_by()
-        )
-        rates = Rates() if with_amounts else None
-        for row in grouped:
-            for c, first, _last in spans:
-                n = row[f"n{c.pk}"]
-                if not n:
-                    continue
-                result[c.pk]["conversions"] += n
-                if rates:
-                    converter = _Converter(rates, _on_date(c, first))
-                    result[c.pk]["revenue"] += converter.convert(
-                        row[f"t{c.pk}"], row["currency"], n
-                    )
-                    for cur, count in converter.excluded.items():
-                        result[c.pk]["excluded"][cur] = count
-    if with_amounts:
-        rates = rates if spans else Rates()
-        for c in campaigns:
+    """{campaign pk: {"conversions", "revenue", "cost", "roi", "excluded"}} for a list read by
+    `sent_campaigns` (its stored totals), converted at the rates of each campaign's first send
+    as the campaign's own results page converts them. No query but the rates'."""
+    rates = Rates() if with_amounts else None
+    result = {}
+    for c in campaigns:
+        data = {"conversions": getattr(c, "conversions_total", 0) or 0, "excluded": {}}
+        data["revenue"] = Decimal("0")
+        if rates is not None:
             converter = _Converter(rates, _on_date(c, getattr(c, "first_sent", None)))
+            stored = getattr(c, "conversions_stored", None) or {}
+            for currency, (n, amount) in sorted(stored.items()):
+                if n:
+                    data["revenue"] += converter.convert(Decimal(amount), currency, n)
+            data["excluded"] = dict(converter.excluded)
             cost = converter.convert(c.cost, c.currency)
-            money = Money(currency=company_currency(), revenue=result[c.pk]["revenue"], cost=cost)
-            result[c.pk]["cost"] = cost
-            result[c.pk]["roi"] = money.roi
+            money = Money(currency=company_currency(), revenue=data["revenue"], cost=cost)
+            data["cost"] = cost
+            data["roi"] = money.roi
+        result[c.pk] = data
     return result
 
 
@@ -709,26 +680,41 @@ def campaigns_with_results() -> QuerySet[Campaign]:
 
 
 def sent_campaigns(*, since: datetime | None = None) -> QuerySet[Campaign]:
-    """Campaigns with results and their funnel figures, newest first: one query per page."""
+    """Campaigns with results and their stored totals (the rollup's "campaign" row, see
+    campaigns.services.stats), newest first: one query per page, whatever the ledger's size.
+    A campaign not computed yet shows zeros until `campaign_stats_ensure` has run for it."""
     qs = Campaign.objects.filter(status__in=WITH_RESULTS, materialized_at__isnull=False)
     if since is not None:
         qs = qs.filter(started_at__gte=since)
-    deliverable = Q(sends__status__in=DELIVERABLE)
-    delivered = deliverable & Q(sends__bounced_at__isnull=True)
+    total = FilteredRelation("stats", condition=Q(stats__dimension=TOTAL_DIMENSION, stats__key=""))
     return (
         qs.select_related("topic")
+        .alias(_total=total)
         .annotate(
-            sent_total=Count("sends", filter=deliverable),
-            bounced_total=Count("sends", filter=deliverable & Q(sends__bounced_at__isnull=False)),
-            opened_total=Count("sends", filter=delivered & Q(sends__first_opened_at__isnull=False)),
-            clicked_total=Count(
-                "sends", filter=delivered & Q(sends__first_clicked_at__isnull=False)
-            ),
-            first_sent=Min("sends__sent_at", filter=deliverable),
-            last_sent=Max("sends__sent_at", filter=deliverable),
+            sent_total=Coalesce(F("_total__sent"), 0),
+            bounced_total=Coalesce(F("_total__bounced"), 0),
+            opened_total=Coalesce(F("_total__opened"), 0),
+            clicked_total=Coalesce(F("_total__clicked"), 0),
+            conversions_total=Coalesce(F("_total__conversions"), 0),
+            conversions_stored=F("_total__conversions_by_currency"),
+            first_sent=F("_total__first_sent"),
+            last_sent=F("_total__last_sent"),
         )
         .order_by(F("started_at").desc(nulls_last=True), "-id")
     )
+
+
+def with_stored_totals(campaigns: list[Campaign]) -> list[Campaign]:
+    """The campaigns of a `sent_campaigns` list, those never computed computed now (their
+    first view, as the results page does) and read again; the rest as they are."""
+    missing = [c.pk for c in campaigns if c.stats_computed_at is None]
+    if not missing:
+        return campaigns
+    for campaign in campaigns:
+        if campaign.pk in missing:
+            _ensure_stats(campaign)
+    fresh = sent_campaigns().in_bulk(missing)
+    return [fresh.get(c.pk, c) for c in campaigns]
 
 
 def decorate_campaigns(campaigns: list[Campaign], *, with_amounts: bool) -> list[Campaign]:
@@ -867,7 +853,7 @@ def channels(*, period: str = DEFAULT_PERIOD, with_amounts: bool = True) -> dict
     campaign, by the contact's lead source. Overlapping windows credit each campaign.
     """
     period, start, _days = period_start(period)
-    campaigns = list(sent_campaigns(since=start)[:CHANNEL_CAMPAIGNS_MAX])
+    campaigns = with_stored_totals(list(sent_campaigns(since=start)[:CHANNEL_CAMPAIGNS_MAX]))
     decorate_campaigns(campaigns, with_amounts=with_amounts)
     windows = [
         (c, c.first_sent, c.first_sent + _window(c.conversion_window_days))

@@ -97,6 +97,9 @@ def results_overview(request: HttpRequest) -> HttpResponse:
         OVERVIEW_PAGE_SIZE,
         rows=selectors.sent_campaigns(),
     )
+    page.object_list = selectors.with_stored_totals(list(page.object_list))
+    for campaign in page.object_list:
+        campaign_stats_ensure(campaign=campaign)  # stale and still changing: one refresh queued
     selectors.decorate_campaigns(page.object_list, with_amounts=with_amounts)
     return render(
         request,
