@@ -16,14 +16,11 @@ test plays the beat by queueing `campaigns.campaigns_reconcile` every second.
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from celery import Celery
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -33,6 +30,13 @@ from campaigns.models import Campaign, Send
 from campaigns.services import sending
 from campaigns.tests.factories import CampaignFactory, SegmentFactory
 from campaigns.tests.smtp_sink import SmtpSink
+from campaigns.tests.workers import (
+    CELERY,
+    broker_app,
+    database_url,
+    enqueue_through,
+    skip_reason,
+)
 from contacts.models import Consent, Contact
 from contacts.services import consent_latest_rebuild, consent_record
 from crm.models import AuditEvent, Role
@@ -41,38 +45,18 @@ from crm.tests.factories import UserFactory
 # Its own Redis database (flushed by the tests); SENDING_FAULTS_REDIS_URL picks another one.
 REDIS_URL = os.environ.get("SENDING_FAULTS_REDIS_URL", "redis://127.0.0.1:6379/5")
 BASE_DIR = Path(settings.BASE_DIR)
-CELERY = Path(sys.executable).with_name("celery")
 CLAIM_TIMEOUT = 4
 BATCH_SIZE = 10
 RECIPIENTS = 240
 DEADLINE = 25
 Row = Send.Status
-TASKS = {
-    "materialize": "campaigns.campaign_materialize",
-    "batch": "campaigns.campaign_send_batch",
-    "ab_decide": "campaigns.campaign_ab_decide",
-}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _skip_reason() -> str:
-    if connection.vendor != "postgresql":
-        return "las pruebas de fallos con workers reales necesitan PostgreSQL (DATABASE_URL)"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means no Redis to test with
-        return f"Redis no responde en {REDIS_URL}: {exc}"
-    if not CELERY.exists():
-        return f"no se encuentra el ejecutable de Celery en {CELERY}"
-    return ""
-
-
 @pytest.fixture
 def redis_db():
-    reason = _skip_reason()
+    reason = skip_reason(REDIS_URL)
     if reason:
         print(f"SKIP sending faults: {reason}")
         pytest.skip(reason)
@@ -87,9 +71,7 @@ def redis_db():
 @pytest.fixture
 def broker(redis_db):
     """A Celery app of this test that publishes by task name to the workers' Redis."""
-    app = Celery("sending-faults", broker=REDIS_URL, set_as_current=False)
-    app.conf.task_serializer = "json"
-    app.conf.accept_content = ["json"]
+    app = broker_app("sending-faults", REDIS_URL)
     yield app
     app.close()
 
@@ -97,15 +79,7 @@ def broker(redis_db):
 @pytest.fixture
 def enqueue_to_workers(broker, monkeypatch):
     """This process's services queue their tasks for the real workers (after the commit)."""
-
-    def enqueue(task_name, campaign_id, *, count=1, countdown=None):
-        def send():
-            for _i in range(count):
-                broker.send_task(TASKS[task_name], args=[campaign_id], countdown=countdown)
-
-        transaction.on_commit(send)
-
-    monkeypatch.setattr(sending, "_on_commit_enqueue", enqueue)
+    enqueue_through(broker, monkeypatch)
     return broker
 
 
@@ -115,16 +89,6 @@ def sink():
         yield server
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 class Workers:
     """`celery -A crm worker` processes (solo pool: one process each, killed as one)."""
 
@@ -132,7 +96,7 @@ class Workers:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "crm.settings",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CONN_MAX_AGE": "0",
             "REDIS_URL": REDIS_URL,
             "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",

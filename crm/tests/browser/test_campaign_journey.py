@@ -14,24 +14,26 @@ Redis the journey is skipped, saying why.
 import os
 import re
 import subprocess
-import sys
 import time
 import urllib.request
 from email import message_from_bytes
 from email.header import decode_header, make_header
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from celery import Celery
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from playwright.sync_api import Page, expect
 
 from campaigns.models import Campaign, Segment, Send
-from campaigns.services import sending
 from campaigns.tests.factories import TopicFactory, consenting_contact
 from campaigns.tests.smtp_sink import SmtpSink
+from campaigns.tests.workers import (
+    CELERY,
+    broker_app,
+    database_url,
+    enqueue_through,
+    skip_reason,
+)
 from contacts.models import Consent
 from contacts.tests.factories import ContactFactory
 from crm.models import Role
@@ -40,33 +42,13 @@ from crm.tests.factories import PASSWORD, UserFactory
 pytestmark = pytest.mark.browser
 
 REDIS_URL = os.environ.get("CAMPAIGN_JOURNEY_REDIS_URL", "redis://127.0.0.1:6379/6")
-CELERY = Path(sys.executable).with_name("celery")
-TASKS = {
-    "materialize": "campaigns.campaign_materialize",
-    "batch": "campaigns.campaign_send_batch",
-    "ab_decide": "campaigns.campaign_ab_decide",
-}
 DEADLINE = 30
 MARKETING_EMAIL = "marketing1@ejemplo.mx"
 
 
-def _skip_reason() -> str:
-    if connection.vendor != "postgresql":
-        return "el envío con un worker real necesita PostgreSQL (DATABASE_URL)"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means no Redis to send through
-        return f"Redis no responde en {REDIS_URL}: {exc}"
-    if not CELERY.exists():
-        return f"no se encuentra el ejecutable de Celery en {CELERY}"
-    return ""
-
-
 @pytest.fixture
 def redis_db(transactional_db):
-    reason = _skip_reason()
+    reason = skip_reason(REDIS_URL)
     if reason:
         print(f"SKIP campaign journey: {reason}")
         pytest.skip(reason)
@@ -99,30 +81,10 @@ def mail_to_sink(sink, settings, live_server):
 @pytest.fixture
 def enqueue_to_worker(redis_db, monkeypatch):
     """The services queue their tasks (after the commit) to the worker's Redis, by name."""
-    app = Celery("campaign-journey", broker=REDIS_URL, set_as_current=False)
-    app.conf.task_serializer = "json"
-    app.conf.accept_content = ["json"]
-
-    def enqueue(task_name, campaign_id, *, count=1, countdown=None):
-        def send():
-            for _i in range(count):
-                app.send_task(TASKS[task_name], args=[campaign_id], countdown=countdown)
-
-        transaction.on_commit(send)
-
-    monkeypatch.setattr(sending, "_on_commit_enqueue", enqueue)
+    app = broker_app("campaign-journey", REDIS_URL)
+    enqueue_through(app, monkeypatch)
     yield app
     app.close()
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return (
-        f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
 
 
 @pytest.fixture
@@ -133,7 +95,7 @@ def worker(enqueue_to_worker, sink, live_server, tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "crm.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CONN_MAX_AGE": "0",
         "REDIS_URL": REDIS_URL,
         "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",

@@ -1,0 +1,67 @@
+"""What the tests with real Celery workers share (campaigns/tests/test_sending_faults.py and the
+marketing journey in crm/tests/browser/): whether they can run here, the worker's database URL,
+and the sending services queueing their tasks, by name, to the workers' own Redis database."""
+
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from celery import Celery
+from django.db import connection, transaction
+
+from campaigns.services import sending
+
+CELERY = Path(sys.executable).with_name("celery")
+# The names of the tasks the sending services queue (campaigns.services.sending).
+TASKS = {
+    "materialize": "campaigns.campaign_materialize",
+    "batch": "campaigns.campaign_send_batch",
+    "ab_decide": "campaigns.campaign_ab_decide",
+}
+
+
+def skip_reason(redis_url: str) -> str:
+    """Why real workers cannot run here ("" when they can)."""
+    if connection.vendor != "postgresql":
+        return "los workers reales necesitan PostgreSQL (DATABASE_URL)"
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no Redis to send through
+        return f"Redis no responde en {redis_url}: {exc}"
+    if not CELERY.exists():
+        return f"no se encuentra el ejecutable de Celery en {CELERY}"
+    return ""
+
+
+def database_url() -> str:
+    """The test database (its name read from the live connection, so it works under xdist)."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+def broker_app(name: str, redis_url: str) -> Celery:
+    """A Celery app of the test that publishes by task name to the workers' Redis."""
+    app = Celery(name, broker=redis_url, set_as_current=False)
+    app.conf.task_serializer = "json"
+    app.conf.accept_content = ["json"]
+    return app
+
+
+def enqueue_through(app: Celery, monkeypatch) -> None:
+    """The services of this process queue their tasks to `app`'s broker, after the commit."""
+
+    def enqueue(task_name, campaign_id, *, count=1, countdown=None):
+        def send():
+            for _i in range(count):
+                app.send_task(TASKS[task_name], args=[campaign_id], countdown=countdown)
+
+        transaction.on_commit(send)
+
+    monkeypatch.setattr(sending, "_on_commit_enqueue", enqueue)
