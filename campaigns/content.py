@@ -24,6 +24,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import FilterExpression, TextNode, VariableNode
 from django.template.loader import render_to_string
 from django.templatetags.static import static
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -261,22 +262,73 @@ class RenderedMessage:
     text: str
 
 
+class _MergeTemplate:
+    """A parsed merge template rendered straight from its nodes, as `Template.render` would.
+
+    A merge template is only text and {{ field|filters }} (merge_errors refuses the rest), so
+    rendering it needs none of `Template.render`'s machinery (render-context stack, template
+    binding, debug annotation): that machinery, three templates per recipient, cost more than
+    the output itself. A bare field holding a plain string — nearly every field of the layout:
+    the links' tokens, the name — is written directly (escaped in HTML, as
+    `render_value_in_context` does for a str); any other node (filters, a missing or non-string
+    value) is rendered by Django's own node with the template bound, so the output is the same.
+    """
+
+    def __init__(self, template):
+        self.template = template
+        self.parts: list = []
+        for node in template.nodelist:
+            if isinstance(node, TextNode):
+                self.parts.append(node.s)
+                continue
+            name = None
+            if isinstance(node, VariableNode):
+                expression = node.filter_expression
+                var = expression.var
+                if (
+                    not expression.filters
+                    and isinstance(getattr(var, "var", None), str)
+                    and getattr(var, "lookups", None) == (var.var,)
+                    and not getattr(var, "translate", False)
+                ):
+                    name = var.var
+            self.parts.append((name, node))
+
+    def render(self, values: dict[str, str], *, autoescape: bool) -> str:
+        context = None
+        out = []
+        for part in self.parts:
+            if type(part) is str:
+                out.append(part)
+                continue
+            name, node = part
+            if name is not None:
+                value = values.get(name)
+                if type(value) is str:  # a SafeString (str subclass) goes to the node below
+                    out.append(escape(value) if autoescape else value)
+                    continue
+            if context is None:
+                context = Context(values, autoescape=autoescape)
+                context.template = self.template  # what Template.render binds (string_if_invalid)
+            out.append(node.render(context))
+        return "".join(out)
+
+
 class CompiledMessage:
     """A campaign's message, prepared once, rendered for each recipient."""
 
     def __init__(self, *, subjects: dict[str, str], html_source: str, text_source: str):
         engine = merge_engine()
-        self._subjects = {k: engine.from_string(v) for k, v in subjects.items()}
-        self._html = engine.from_string(html_source)
-        self._text = engine.from_string(text_source)
+        self._subjects = {k: _MergeTemplate(engine.from_string(v)) for k, v in subjects.items()}
+        self._html = _MergeTemplate(engine.from_string(html_source))
+        self._text = _MergeTemplate(engine.from_string(text_source))
 
     def render(self, values: dict[str, str], *, variant: str = "a") -> RenderedMessage:
         subject = self._subjects.get(variant) or self._subjects["a"]
-        plain = Context(values, autoescape=False)
         return RenderedMessage(
-            subject=" ".join(subject.render(plain).split()),
-            html=self._html.render(Context(values, autoescape=True)),
-            text=self._text.render(plain),
+            subject=" ".join(subject.render(values, autoescape=False).split()),
+            html=self._html.render(values, autoescape=True),
+            text=self._text.render(values, autoescape=False),
         )
 
 

@@ -6,7 +6,14 @@ another recipient. They never expire: an unsubscribe link must work as long as t
 exists. A bad token raises `BadToken`; the public views answer it with 404 and change nothing.
 """
 
+import base64
+import functools
+import hashlib
+import hmac
+
+from django.conf import settings
 from django.core import signing
+from django.utils.encoding import force_bytes
 
 OPEN = "campaigns.open"
 CLICK = "campaigns.click"
@@ -22,8 +29,24 @@ def _b62(number: int) -> str:
     return signing.b62_encode(number)
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed_hmac(purpose: str, secret) -> "hmac.HMAC":
+    """HMAC-SHA256 keyed as `signing.Signer(salt=purpose)` keys it (salted_hmac derives the key
+    from salt and secret with one hash: done once here instead of for every token)."""
+    key = hashlib.sha256(force_bytes(f"{purpose}signer") + force_bytes(secret)).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def make(purpose: str, pk: int) -> str:
-    return signing.Signer(salt=purpose).sign(_b62(pk))
+    """The token of `pk` for `purpose`: exactly `signing.Signer(salt=purpose).sign(b62(pk))`
+    (so `read` and Django's signer accept it), with the keyed HMAC reused: a campaign message
+    carries four tokens, and building the signer and deriving its key each time was a tenth
+    of a worker's time per message."""
+    value = _b62(pk)
+    mac = _keyed_hmac(purpose, settings.SECRET_KEY).copy()
+    mac.update(value.encode())
+    signature = base64.urlsafe_b64encode(mac.digest()).strip(b"=").decode()
+    return f"{value}:{signature}"
 
 
 def read(purpose: str, token: str) -> int:

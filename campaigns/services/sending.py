@@ -690,6 +690,7 @@ def campaign_send_claimed(*, batch: Batch, connection=None) -> BatchResult:
                 rendered=rendered,
                 connection=connection,
                 domain=domain,
+                unsubscribe_url=values["url_baja"],
             )
             try:
                 deliver(message)
