@@ -372,10 +372,15 @@ def _rewrite_links(page: str, links: dict[str, int]) -> str:
 
 
 def _text_source(campaign) -> str:
-    footer = _(
-        "%(company)s te envía este correo porque te suscribiste a «%(topic)s».\n"
-        "Darme de baja: {{ url_baja }}\nTus preferencias: {{ url_preferencias }}"
-    ) % {"topic": campaign.topic.name, "company": settings.COMPANY["name"]}
+    # One message per line: a catalogue entry with a line break in it is harder to translate.
+    footer = "\n".join(
+        (
+            _("%(company)s te envía este correo porque te suscribiste a «%(topic)s».")
+            % {"topic": campaign.topic.name, "company": settings.COMPANY["name"]},
+            _("Darme de baja: %(url)s") % {"url": "{{ url_baja }}"},
+            _("Tus preferencias: %(url)s") % {"url": "{{ url_preferencias }}"},
+        )
+    )
     address = settings.COMPANY.get("address") or ""
     return f"{campaign.text_body.strip()}\n\n--\n{footer}\n{address}".strip() + "\n"
 

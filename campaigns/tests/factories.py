@@ -1,5 +1,8 @@
 """Topics, segments, campaigns, ledger rows, events and suppressions for the campaigns tests."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
@@ -97,3 +100,42 @@ class SuppressionFactory(DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"suprimido{n}@ejemplo.com.mx")
     reason = Suppression.Reason.MANUAL
+
+
+def sent_campaign(**kwargs) -> Campaign:
+    """A campaign sent ten days ago (the results tests' starting point)."""
+    ten_days_ago = timezone.now() - timedelta(days=10)
+    kwargs.setdefault("status", Campaign.Status.SENT)
+    kwargs.setdefault("started_at", ten_days_ago)
+    kwargs.setdefault("materialized_at", ten_days_ago)
+    return CampaignFactory(**kwargs)
+
+
+def won(account, *, at, amount="1000.00", currency="MXN"):
+    """A deal won at `account` on `at` (a campaign's conversion when inside its window)."""
+    from opportunities.tests.factories import OpportunityFactory, stage
+
+    return OpportunityFactory(
+        account=account,
+        stage=stage("Ganada"),
+        closed_at=at,
+        amount=Decimal(amount),
+        currency=currency,
+    )
+
+
+def send_over_smtp(*, campaign, user, sink, settings, capture) -> None:
+    """Start `campaign` and send its whole ledger in this process, over SMTP to `sink` (the
+    `capture` of django_capture_on_commit_callbacks keeps the tasks from being queued)."""
+    from django.core.mail import get_connection
+
+    from campaigns.services import sending
+
+    settings.CAMPAIGN_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    connection = get_connection(
+        settings.CAMPAIGN_EMAIL_BACKEND, host="127.0.0.1", port=sink.port, timeout=5
+    )
+    with capture(execute=False):
+        sending.campaign_send_now(campaign=campaign, user=user)
+        sending.campaign_materialize(campaign_id=campaign.pk)
+    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)

@@ -7,33 +7,20 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
-from campaigns.models import Campaign, Send, TrackingEvent
+from campaigns.models import Send, TrackingEvent
 from campaigns.selectors import results as selectors
-from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory
+from campaigns.tests.factories import (
+    CampaignFactory,
+    SendFactory,
+    TrackingEventFactory,
+    sent_campaign,
+    won,
+)
 from contacts.models import Consent, Lifecycle
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from opportunities.models import ExchangeRate
-from opportunities.tests.factories import OpportunityFactory, stage
 
 pytestmark = pytest.mark.django_db
-
-
-def sent_campaign(**kwargs) -> Campaign:
-    now = timezone.now()
-    kwargs.setdefault("status", Campaign.Status.SENT)
-    kwargs.setdefault("started_at", now - timedelta(days=10))
-    kwargs.setdefault("materialized_at", now - timedelta(days=10))
-    return CampaignFactory(**kwargs)
-
-
-def won(account, *, at, amount="1000.00", currency="MXN"):
-    return OpportunityFactory(
-        account=account,
-        stage=stage("Ganada"),
-        closed_at=at,
-        amount=Decimal(amount),
-        currency=currency,
-    )
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from campaigns.models import Campaign, CampaignStat, Send, TrackingEvent
 from campaigns.selectors import results as selectors
 from campaigns.services import stats
 from campaigns.tasks import stats as tasks
-from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory
+from campaigns.tests import factories
+from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory, won
 from contacts.models import Lifecycle
 from contacts.tests.factories import ContactFactory
 from crm.celery import app
 from opportunities.models import ExchangeRate
-from opportunities.tests.factories import OpportunityFactory, stage
 
 pytestmark = pytest.mark.django_db
 
@@ -28,24 +28,10 @@ LEDGER_TABLES = ("campaigns_send", "campaigns_trackingevent")
 
 
 def sent_campaign(**kwargs) -> Campaign:
-    now = timezone.now()
-    kwargs.setdefault("status", Campaign.Status.SENT)
-    kwargs.setdefault("started_at", now - timedelta(days=10))
-    kwargs.setdefault("finished_at", now - timedelta(days=10))
-    kwargs.setdefault("materialized_at", now - timedelta(days=10))
+    kwargs.setdefault("finished_at", timezone.now() - timedelta(days=10))
     kwargs.setdefault("cost", Decimal("500.00"))
     kwargs.setdefault("subject_b", "Asunto B")
-    return CampaignFactory(**kwargs)
-
-
-def won(account, *, at, amount="1000.00", currency="MXN"):
-    return OpportunityFactory(
-        account=account,
-        stage=stage("Ganada"),
-        closed_at=at,
-        amount=Decimal(amount),
-        currency=currency,
-    )
+    return factories.sent_campaign(**kwargs)
 
 
 def mixed_ledger(campaign: Campaign, n: int = 12) -> None:

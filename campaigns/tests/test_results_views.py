@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.tests.factories import AccountFactory
 from campaigns.models import Campaign, Segment, Send, TrackingEvent
 from campaigns.services.stats import campaign_stats_refresh
+from campaigns.tests import factories
 from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory
 from contacts.tests.factories import ContactFactory
 from crm.models import AuditEvent
@@ -21,12 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 def sent_campaign(**kwargs) -> Campaign:
-    now = timezone.now()
-    kwargs.setdefault("status", Campaign.Status.SENT)
-    kwargs.setdefault("started_at", now - timedelta(days=10))
-    kwargs.setdefault("materialized_at", now - timedelta(days=10))
     kwargs.setdefault("cost", Decimal("1000.00"))
-    return CampaignFactory(**kwargs)
+    return factories.sent_campaign(**kwargs)
 
 
 def ledger(campaign, n: int, *, account=None) -> list[Send]:

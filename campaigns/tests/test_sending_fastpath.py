@@ -15,14 +15,12 @@ from unittest import mock
 import dkim
 import pytest
 from django.core import signing
-from django.core.mail import get_connection
 from django.template import Context
 from django.utils.safestring import mark_safe
 
 from campaigns import content, links, mail, tokens
 from campaigns.models import Send
-from campaigns.services import sending
-from campaigns.tests.factories import CampaignFactory, consenting_contact
+from campaigns.tests.factories import CampaignFactory, consenting_contact, send_over_smtp
 from campaigns.tests.smtp_sink import SmtpSink
 from campaigns.tests.test_sending_mail import _rsa_key
 
@@ -238,14 +236,13 @@ def test_real_smtp_messages_carry_their_rows_ids_and_links(
     contacts = [consenting_contact(first_name=f"Nombre{i}") for i in range(5)]
     campaign = CampaignFactory(created_by=marketing)
     with SmtpSink(keep=True) as sink:
-        settings.CAMPAIGN_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        connection = get_connection(
-            settings.CAMPAIGN_EMAIL_BACKEND, host="127.0.0.1", port=sink.port, timeout=5
+        send_over_smtp(
+            campaign=campaign,
+            user=marketing,
+            sink=sink,
+            settings=settings,
+            capture=django_capture_on_commit_callbacks,
         )
-        with django_capture_on_commit_callbacks(execute=False):
-            sending.campaign_send_now(campaign=campaign, user=marketing)
-            sending.campaign_materialize(campaign_id=campaign.pk)
-        sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sorted(sink.counts.values()) == [1] * len(contacts)
     rows = {r.message_id: r for r in Send.objects.filter(campaign=campaign)}
     assert all(r.status == Send.Status.SENT for r in rows.values())

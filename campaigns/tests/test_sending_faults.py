@@ -35,7 +35,7 @@ from campaigns.tests.workers import (
     broker_app,
     database_url,
     enqueue_through,
-    skip_reason,
+    redis_database,
 )
 from contacts.models import Consent, Contact
 from contacts.services import consent_latest_rebuild, consent_record
@@ -56,16 +56,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def redis_db():
-    reason = skip_reason(REDIS_URL)
-    if reason:
-        print(f"SKIP sending faults: {reason}")
-        pytest.skip(reason)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    yield from redis_database(REDIS_URL, "sending faults")
 
 
 @pytest.fixture

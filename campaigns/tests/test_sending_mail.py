@@ -12,7 +12,7 @@ from django.core.mail import get_connection
 from campaigns import content, mail
 from campaigns.models import Campaign, Send, Suppression
 from campaigns.services import sending
-from campaigns.tests.factories import CampaignFactory, consenting_contact
+from campaigns.tests.factories import CampaignFactory, consenting_contact, send_over_smtp
 from campaigns.tests.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -104,14 +104,13 @@ def test_real_smtp_batch_with_refusals(marketing, settings, django_capture_on_co
     campaign = CampaignFactory(created_by=marketing)
     refusals = {busy.email: "451 4.3.0 Inténtalo después", gone.email: "550 5.1.1 No existe"}
     with SmtpSink(refusals=refusals, keep=True) as sink:
-        settings.CAMPAIGN_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        connection = get_connection(
-            settings.CAMPAIGN_EMAIL_BACKEND, host="127.0.0.1", port=sink.port, timeout=5
+        send_over_smtp(
+            campaign=campaign,
+            user=marketing,
+            sink=sink,
+            settings=settings,
+            capture=django_capture_on_commit_callbacks,
         )
-        with django_capture_on_commit_callbacks(execute=False):
-            sending.campaign_send_now(campaign=campaign, user=marketing)
-            sending.campaign_materialize(campaign_id=campaign.pk)
-        sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sink.counts == {ok.email: 1}
     rows = {r.contact_id: r for r in Send.objects.filter(campaign=campaign)}
     assert rows[ok.pk].status == Row.SENT

@@ -3,9 +3,11 @@ marketing journey in crm/tests/browser/): whether they can run here, the worker'
 and the sending services queueing their tasks, by name, to the workers' own Redis database."""
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from celery import Celery
 from django.db import connection, transaction
 
@@ -65,3 +67,18 @@ def enqueue_through(app: Celery, monkeypatch) -> None:
         transaction.on_commit(send)
 
     monkeypatch.setattr(sending, "_on_commit_enqueue", enqueue)
+
+
+def redis_database(redis_url: str, label: str) -> Iterator:
+    """The workers' own Redis database, emptied before and after (a fixture's body); skips,
+    printing why, where real workers cannot run."""
+    reason = skip_reason(redis_url)
+    if reason:
+        print(f"SKIP {label}: {reason}")
+        pytest.skip(reason)
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()

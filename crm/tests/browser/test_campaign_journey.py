@@ -32,7 +32,7 @@ from campaigns.tests.workers import (
     broker_app,
     database_url,
     enqueue_through,
-    skip_reason,
+    redis_database,
 )
 from contacts.models import Consent
 from contacts.tests.factories import ContactFactory
@@ -48,16 +48,7 @@ MARKETING_EMAIL = "marketing1@ejemplo.mx"
 
 @pytest.fixture
 def redis_db(transactional_db):
-    reason = skip_reason(REDIS_URL)
-    if reason:
-        print(f"SKIP campaign journey: {reason}")
-        pytest.skip(reason)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    yield from redis_database(REDIS_URL, "campaign journey")
 
 
 @pytest.fixture
