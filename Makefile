@@ -40,7 +40,8 @@ test: doctor
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/djlint templates */templates --lint
+	$(VENV)/bin/djlint templates */templates crm/*/templates --lint
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -7,8 +7,8 @@ team (so neither `rep` nor `manager` may change their records).
 import pytest
 from django.test import Client
 
-from crm.models import Role
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import TeamFactory, UserFactory
 
 
 def _is_transactional(item) -> bool:

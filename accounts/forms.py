@@ -4,10 +4,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
-from crm.forms_utils import ListFilterForm, multi_choice
-from crm.models import Country, User
-from crm.permissions import assignable_owners
-from crm.text import format_phone
+from crm.core.forms_utils import ListFilterForm, multi_choice
+from crm.core.models import Country, User
+from crm.core.permissions import assignable_owners
+from crm.core.text import format_phone
 
 SORT_CHOICES = [
     ("name", _("Nombre (A-Z)")),

@@ -9,9 +9,9 @@ from taggit.managers import TaggableManager
 from taggit.models import TaggedItem
 
 from accounts.validators import normalize_tax_id
-from crm.formats import pk_url
-from crm.models import AddressModel, TimeStampedModel
-from crm.text import digits, format_phone, normalize_phone, search_text
+from crm.core.formats import pk_url
+from crm.core.models import AddressModel, TimeStampedModel
+from crm.core.text import digits, format_phone, normalize_phone, search_text
 
 
 class Industry(models.TextChoices):

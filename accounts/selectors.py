@@ -3,10 +3,10 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Account
-from crm.history import history_entries
-from crm.models import User
-from crm.permissions import editable_by_owner_q
-from crm.search_query import tag_prefetch, text_query_q
+from crm.core.history import history_entries
+from crm.core.models import User
+from crm.core.permissions import editable_by_owner_q
+from crm.core.search_query import tag_prefetch, text_query_q
 
 SORTS = {
     "name": ("name", "id"),

@@ -6,9 +6,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
-from crm.audit import audit
-from crm.models import AuditEvent, User
-from crm.permissions import assignable_owners, can_create_records, editable_by_owner_q
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
+from crm.core.permissions import assignable_owners, can_create_records, editable_by_owner_q
 
 ACCOUNT_FIELDS = (
     "name",

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AccountFilterForm, AccountForm
 from accounts.models import Account
-from crm.forms_utils import owner_and_tags, paginate
-from crm.panels import panels_for
-from crm.permissions import can_create_records
-from crm.text import digits
+from crm.core.forms_utils import owner_and_tags, paginate
+from crm.core.panels import panels_for
+from crm.core.permissions import can_create_records
+from crm.core.text import digits
 
 
 @require_http_methods(["GET"])
@@ -143,7 +143,7 @@ def account_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def account_picker(request: HttpRequest) -> HttpResponse:
-    """Suggestions for the account picker of other forms (crm.widgets.RecordPicker)."""
+    """Suggestions for the account picker of other forms (crm.core.widgets.RecordPicker)."""
     query = next((v for k, v in request.GET.items() if k == "q" or k.endswith("__search")), "")
     accounts = selectors.account_list(user=request.user, filters={"q": query})[:10] if query else []
     return render(request, "accounts/account_picker.html", {"accounts": accounts, "query": query})

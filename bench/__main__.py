@@ -50,7 +50,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Account  # noqa: E402
 from contacts.models import Contact  # noqa: E402
-from crm.models import Role, User  # noqa: E402
+from crm.core.models import Role, User  # noqa: E402
 
 TARGET_CONTACTS = 100_000
 TARGET_ACCOUNTS = 20_000
@@ -398,7 +398,7 @@ def _pages(rep: User) -> list[tuple[str, str, tuple, dict, Target]]:
             PAGE_TARGET,
         ),
         ("contactos: página 2000", "contacts:contact-list", (), {"page": 2000}, PAGE_TARGET),
-        # The lists' totals load after the page, by their own request (crm.forms_utils.ListPage).
+        # The lists' totals load after the page, by their own request (crm.core.forms_utils).
         ("cuentas: total", "accounts:account-count", (), {}, PAGE_TARGET),
         ("contactos: total", "contacts:contact-count", (), {}, PAGE_TARGET),
         (

@@ -29,7 +29,7 @@ from django.utils import timezone  # noqa: E402
 
 from campaigns.models import Campaign, CampaignLink, Send, TrackingEvent  # noqa: E402
 from contacts.models import Contact, Topic  # noqa: E402
-from crm.models import Role, User  # noqa: E402
+from crm.core.models import Role, User  # noqa: E402
 
 BENCH_NAME = "Bench: resultados"
 LEDGER_ROWS = 100_000

@@ -46,7 +46,7 @@ from campaigns.models import Campaign, Segment, SegmentMember, Send  # noqa: E40
 from campaigns.services import sending  # noqa: E402
 from campaigns.tests.smtp_sink import SmtpSinkProcess  # noqa: E402
 from contacts.models import Consent, ConsentLatest, Contact, Topic  # noqa: E402
-from crm.models import Role, User  # noqa: E402
+from crm.core.models import Role, User  # noqa: E402
 
 RECIPIENTS = int(os.environ.get("BENCH_CAMPAIGN_RECIPIENTS", "100000"))
 MATERIALIZE_TARGET_S = 5.0

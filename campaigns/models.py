@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from contacts.models import Contact, Topic
-from crm.formats import pk_url
-from crm.models import ChoiceLabelsMixin, TimeStampedModel
+from crm.core.formats import pk_url
+from crm.core.models import ChoiceLabelsMixin, TimeStampedModel
 
 
 class Segment(TimeStampedModel):

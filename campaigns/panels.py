@@ -6,7 +6,7 @@ and who unsubscribed; no amounts and no send button.
 
 from django.utils.translation import gettext_lazy as _
 
-from crm.panels import Panel, register_panel
+from crm.core.panels import Panel, register_panel
 
 for _model, _key in (("contacts.contact", "contact"), ("accounts.account", "account")):
     register_panel(

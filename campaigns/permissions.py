@@ -1,6 +1,6 @@
 """Who may do what with campaigns: one place, read by the views and the sheet panels."""
 
-from crm.roles import can_use
+from crm.core.roles import can_use
 
 
 def can_manage_campaigns(user) -> bool:

@@ -20,7 +20,7 @@ from campaigns.models import Campaign, CampaignLink, Segment, Send, Suppression,
 from campaigns.segments import segment_queryset
 from contacts.models import Consent, ConsentLatest, Topic
 from contacts.services import consent_latest_advance
-from crm.models import Role, User
+from crm.core.models import Role, User
 
 BATCH = 2000
 

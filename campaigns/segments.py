@@ -49,8 +49,8 @@ from taggit.models import Tag, TaggedItem
 
 from accounts.models import Industry, Relationship, Size, Tier
 from contacts.models import Consent, ConsentLatest, Contact, LeadSource, Lifecycle
-from crm.models import Country
-from crm.text import fold
+from crm.core.models import Country
+from crm.core.text import fold
 
 MATCHES = ("all", "any")
 MAX_GROUPS = 10
@@ -423,7 +423,7 @@ _PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
 
 
 class Folded(Func):
-    """An accent-free, lower-case copy of a text column (crm.text.fold on the database side)."""
+    """An accent-free, lower-case copy of a text column (crm.core.text.fold, in the database)."""
 
     output_field = Contact._meta.get_field("city")
 

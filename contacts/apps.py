@@ -8,7 +8,7 @@ class ContactsConfig(AppConfig):
     verbose_name = _("Contactos")
 
     def ready(self) -> None:
-        from crm.panels import Panel, register_panel
+        from crm.core.panels import Panel, register_panel
 
         register_panel(
             "accounts.account",

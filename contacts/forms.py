@@ -6,11 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
-from crm.forms_utils import FastSelect, ListFilterForm, multi_choice
-from crm.models import Country, User
-from crm.permissions import assignable_owners
-from crm.text import format_phone
-from crm.widgets import RecordPicker
+from crm.core.forms_utils import FastSelect, ListFilterForm, multi_choice
+from crm.core.models import Country, User
+from crm.core.permissions import assignable_owners
+from crm.core.text import format_phone
+from crm.core.widgets import RecordPicker
 
 SORT_CHOICES = [
     ("name", _("Apellidos (A-Z)")),

@@ -3,10 +3,10 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from contacts.models import Consent, ConsentLatest, Contact
-from crm.history import history_entries
-from crm.models import User
-from crm.permissions import editable_by_owner_q
-from crm.search_query import tag_prefetch, text_query_q
+from crm.core.history import history_entries
+from crm.core.models import User
+from crm.core.permissions import editable_by_owner_q
+from crm.core.search_query import tag_prefetch, text_query_q
 
 SORTS = {
     "name": ("last_name", "first_name", "id"),

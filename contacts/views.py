@@ -10,10 +10,10 @@ from accounts.selectors import account_by_pk
 from contacts import selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
 from contacts.models import Contact
-from crm.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
-from crm.panels import panels_for
-from crm.permissions import can_create_records
-from crm.text import digits
+from crm.core.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
+from crm.core.panels import panels_for
+from crm.core.permissions import can_create_records
+from crm.core.text import digits
 
 ACCOUNT_PANEL_LIMIT = 20
 
@@ -193,7 +193,7 @@ def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def account_contacts_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
-    """The contacts panel of an account's sheet, loaded by htmx (crm.panels)."""
+    """The contacts panel of an account's sheet, loaded by htmx (crm.core.panels)."""
     contacts = selectors.contacts_of_account(user=request.user, account_id=account_pk)
     shown = list(contacts[: ACCOUNT_PANEL_LIMIT + 1])
     return render(

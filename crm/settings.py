@@ -43,12 +43,13 @@ INSTALLED_APPS = [
     "axes",
     "django_celery_beat",
     "anymail",
-    "crm",
+    "crm.core",
     "accounts",
     "contacts",
     "opportunities",
     "campaigns",
     "support",
+    "crm.top",
 ]
 
 MIDDLEWARE = [
@@ -64,7 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "crm.middleware.UserTimezoneMiddleware",
+    "crm.core.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -81,7 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "crm.context_processors.navigation",
+                "crm.core.context_processors.navigation",
             ],
         },
     },
@@ -113,7 +114,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "crm.backends.UserBackend",
+    "crm.core.backends.UserBackend",
 ]
 LOGIN_URL = "crm:login"
 LOGIN_REDIRECT_URL = "crm:home"

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("crm.site_urls")),
+    path("", include("crm.top.urls")),
     path("cuentas/", include("accounts.urls")),
     path("contactos/", include("contacts.urls")),
     path("ventas/", include("opportunities.urls")),

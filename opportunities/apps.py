@@ -8,10 +8,10 @@ class OpportunitiesConfig(AppConfig):
     verbose_name = _("Ventas")
 
     def ready(self) -> None:
-        from crm.panels import Panel, register_panel
+        from crm.core.panels import Panel, register_panel
         from opportunities.permissions import can_see_activities, can_sell
 
-        # The hoja de cliente's sales panels (crm.panels): the timeline with quick logging first.
+        # The hoja de cliente's sales panels (crm.core.panels): the timeline with quick logging 1st.
         for model, key in (("accounts.account", "account"), ("contacts.contact", "contact")):
             register_panel(
                 model,

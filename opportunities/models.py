@@ -10,8 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Tier
 from contacts.models import Contact, LeadSource
-from crm.formats import pk_url
-from crm.models import TimeStampedModel
+from crm.core.formats import pk_url
+from crm.core.models import TimeStampedModel
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 

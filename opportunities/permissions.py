@@ -7,7 +7,7 @@ opportunity or amount; marketing neither.
 
 from django.db.models import Q
 
-from crm.models import Role, User
+from crm.core.models import Role, User
 
 
 def _by_owner_q(user: User, owner_field: str = "owner") -> Q:

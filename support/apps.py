@@ -8,10 +8,10 @@ class SupportConfig(AppConfig):
     verbose_name = _("Soporte")
 
     def ready(self) -> None:
-        from crm.panels import Panel, register_panel
+        from crm.core.panels import Panel, register_panel
         from support.permissions import can_see_tickets
 
-        # The hoja de cliente's tickets (crm.panels), after the activities (5) and the contacts.
+        # The hoja de cliente's tickets (crm.core.panels), after the activities (5), the contacts.
         for model, key in (("accounts.account", "account"), ("contacts.contact", "contact")):
             register_panel(
                 model,

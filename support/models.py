@@ -10,8 +10,8 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.formats import pk_url
-from crm.models import ChoiceLabelsMixin, TimeStampedModel
+from crm.core.formats import pk_url
+from crm.core.models import ChoiceLabelsMixin, TimeStampedModel
 
 
 class Priority(models.TextChoices):

@@ -7,7 +7,7 @@ they own and may open one for such a customer; a manager reads those of their te
 
 from django.db.models import Q
 
-from crm.models import Role, User
+from crm.core.models import Role, User
 
 
 def can_work_tickets(user: User) -> bool:

@@ -2,7 +2,7 @@
 
 "Ends with 5678" is a prefix of the reversed digits, so a btree over reverse(digits) answers
 it with a range scan, where the trigram index (contacts 0003) would return every phone that
-merely contains the digits. The lookup (crm.caller) filters on Reverse(<field>) with
+merely contains the digits. The lookup (crm.top.caller) filters on Reverse(<field>) with
 `startswith`. On SQLite nothing is created: the fallback scans, fine for a demo database.
 """
 

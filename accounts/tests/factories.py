@@ -8,7 +8,7 @@ from factory.random import randgen
 from stdnum.mx import rfc as mx_rfc
 
 from accounts.models import Account, Industry, Relationship, Size, Status
-from crm.tests.factories import UserFactory
+from crm.core.tests.factories import UserFactory
 
 # The homoclave's two characters, as SAT assigns them (and python-stdnum checks them).
 _HOMOCLAVE_FIRST = "123456789ABCDEFGHIJKLMNOPQRSTUV"

@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts.models import Account, Status, Tier
 from accounts.services import account_archive, account_create, account_restore, account_update
 from accounts.tests.factories import AccountFactory
-from crm.models import AuditEvent, Role
-from crm.tests.factories import UserFactory
+from crm.core.models import AuditEvent, Role
+from crm.core.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

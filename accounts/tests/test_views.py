@@ -3,7 +3,6 @@ from django.urls import reverse
 
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
-from contacts.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,19 +81,6 @@ def test_detail_shows_sheet_history_and_panel(rep, client_for, django_assert_max
 
 def test_detail_of_unknown_account_is_404(rep, client_for):
     assert client_for(rep).get(reverse("accounts:account-detail", args=[999999])).status_code == 404
-
-
-def test_contacts_panel_lists_contacts(rep, client_for, django_assert_max_num_queries):
-    account = AccountFactory(owner=rep)
-    for _ in range(25):
-        ContactFactory(owner=rep, account=account)
-    client = client_for(rep)
-    with django_assert_max_num_queries(6):
-        response = client.get(
-            reverse("contacts:account-contacts-panel", args=[account.pk]), HTTP_HX_REQUEST="true"
-        )
-    assert response.status_code == 200
-    assert "Ver todos los contactos" in response.text
 
 
 def test_create_account(rep, client_for):

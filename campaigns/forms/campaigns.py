@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign
 from campaigns.selectors.campaigns import segment_choices
 from contacts.models import Topic
-from crm.forms_utils import FastSelect
+from crm.core.forms_utils import FastSelect
 
 SAMPLE = "ejemplo"
 

@@ -29,8 +29,8 @@ from campaigns.segments import (
     value_kind,
 )
 from contacts.models import Consent, Topic
-from crm.models import Team
-from crm.permissions import sales_users
+from crm.core.models import Team
+from crm.core.permissions import sales_users
 
 _GROUP_KEY = re.compile(r"^g(\d{1,2})-match$")
 _CONDITION_KEY = re.compile(r"^g(\d{1,2})-c(\d{1,2})-field$")

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Suppression
 from campaigns.services.suppression import IMPORT_MAX_BYTES, normalize_email
-from crm.forms_utils import FastSelect
+from crm.core.forms_utils import FastSelect
 
 
 class SuppressionFilterForm(forms.Form):

@@ -60,7 +60,7 @@ def _sent_count() -> Subquery:
 def campaign_list(*, filters: dict | None = None) -> QuerySet[Campaign]:
     """The campaigns of the list with its filters (status, topic, a word), newest first.
 
-    Only ids are read from this queryset by crm.forms_utils.paginate; the page's rows come from
+    Only ids are read from this queryset by crm.core.forms_utils.paginate; the page's rows come from
     `campaign_rows` (the counts are made for those 25 rows, not for every campaign).
     """
     filters = filters or {}

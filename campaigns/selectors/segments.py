@@ -16,7 +16,7 @@ from campaigns.eligibility import eligible_count_form, eligible_q
 from campaigns.models import Campaign, Segment, SegmentMember
 from campaigns.segments import definition_queryset, referenced_ids, segment_queryset
 from contacts.models import Contact, Topic
-from crm.models import Team, User
+from crm.core.models import Team, User
 
 SAMPLE_SIZE = 10
 
@@ -134,7 +134,7 @@ def segment_sample(
 
 
 def segment_members(*, segment: Segment) -> QuerySet[Contact]:
-    """A static list's live members by name (paged by crm.forms_utils.paginate)."""
+    """A static list's live members by name (paged by crm.core.forms_utils.paginate)."""
     return (
         segment_queryset(segment)
         .select_related("account", "owner")

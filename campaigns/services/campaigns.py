@@ -22,10 +22,10 @@ from campaigns import content
 from campaigns.models import Campaign, CampaignLink, Segment
 from campaigns.permissions import can_manage_campaigns
 from contacts.models import Contact, Topic
-from crm.audit import audit
-from crm.models import AuditEvent, User
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
 
-# The audit trail's actions of the editor. crm.models.AuditEvent.Action lists send, export,
+# The audit trail's actions of the editor. crm.core.models.AuditEvent.Action lists send, export,
 # archive...; creating, changing and deleting a campaign are recorded with these values.
 AUDIT_CREATE = getattr(AuditEvent.Action, "CREATE", "create")
 AUDIT_UPDATE = getattr(AuditEvent.Action, "UPDATE", "update")

@@ -16,8 +16,8 @@ from campaigns.models import Campaign, Segment, SegmentMember
 from campaigns.permissions import can_manage_campaigns
 from campaigns.segments import validate_definition
 from contacts.models import Contact
-from crm.audit import audit
-from crm.models import AuditEvent, User
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
 
 # Contacts added or removed in one call: a selection from a list page, not the whole base.
 MAX_MEMBERS_PER_CALL = 5000

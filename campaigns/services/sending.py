@@ -42,8 +42,9 @@ from campaigns.eligibility import eligible_contact_ids, eligible_q
 from campaigns.models import Campaign, Send, Suppression
 from campaigns.segments import segment_queryset
 from contacts.models import Contact
-from crm.audit import audit
-from crm.models import AuditEvent, User
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
+from crm.core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +79,16 @@ def _audit(*, actor, campaign: Campaign, event: str, **detail) -> None:
     )
 
 
-def _on_commit_enqueue(task_name: str, campaign_id: int, *, count: int = 1, countdown=None):
-    """Queue `count` tasks after the commit (a rolled-back transaction queues nothing)."""
-    from campaigns.tasks import sending as tasks
+_TASKS = {
+    "materialize": "campaigns.campaign_materialize",
+    "batch": "campaigns.campaign_send_batch",
+    "ab_decide": "campaigns.campaign_ab_decide",
+}
 
-    task = {
-        "materialize": tasks.campaign_materialize,
-        "batch": tasks.campaign_send_batch,
-        "ab_decide": tasks.campaign_ab_decide,
-    }[task_name]
 
-    def send():
-        for _i in range(count):
-            task.apply_async(args=[campaign_id], countdown=countdown)
-
-    transaction.on_commit(send)
+def _on_commit_enqueue(task: str, campaign_id: int, *, count: int = 1, countdown=None):
+    """Queue `count` runs of a campaign task after the commit (a rollback queues nothing)."""
+    enqueue_on_commit(_TASKS[task], [campaign_id], copies=count, countdown=countdown)
 
 
 def _claim_timeout() -> int:

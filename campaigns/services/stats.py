@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStat
 from campaigns.selectors import results as blocks
+from crm.core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +145,6 @@ def campaign_stats_request(*, campaign_id: int, now: datetime | None = None) -> 
     A conditional UPDATE claims the request, so two pages (or the beat) at once queue it once;
     the task is sent after the commit.
     """
-    from campaigns.tasks.stats import campaign_stats_refresh as refresh_task
-
     now = now or timezone.now()
     claimed = (
         Campaign.objects.filter(pk=campaign_id)
@@ -156,7 +155,7 @@ def campaign_stats_request(*, campaign_id: int, now: datetime | None = None) -> 
         .update(stats_refresh_queued_at=now)
     )
     if claimed:
-        transaction.on_commit(lambda: refresh_task.delay(campaign_id))
+        enqueue_on_commit("campaigns.campaign_stats_refresh", [campaign_id])
     return bool(claimed)
 
 

@@ -18,9 +18,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from campaigns.models import Suppression
-from crm.audit import audit
-from crm.models import AuditEvent, User
-from crm.text import fold
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
+from crm.core.text import fold
 
 # A suppression CSV is a list of addresses: 5 MB is some 150,000 of them.
 IMPORT_MAX_BYTES = 5 * 1024 * 1024

@@ -11,8 +11,8 @@ from campaigns import content
 from campaigns.models import Campaign, CampaignLink, Segment, Send, Suppression, TrackingEvent
 from contacts.models import Consent, Topic
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.models import Role
-from crm.tests.factories import UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
 
 
 class TopicFactory(DjangoModelFactory):

@@ -22,7 +22,7 @@ from campaigns.tests.factories import (
     consenting_contact,
 )
 from contacts.models import Consent, Topic
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from campaigns.tests.factories import (
 )
 from contacts.models import Topic
 from contacts.tests.factories import ContactFactory
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from accounts.tests.factories import AccountFactory
 from campaigns.models import Campaign, Send, TrackingEvent
 from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory
 from contacts.tests.factories import ContactFactory
-from crm.panels import panels_for
+from crm.core.panels import panels_for
 
 pytestmark = pytest.mark.django_db
 

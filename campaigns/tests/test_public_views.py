@@ -19,7 +19,7 @@ from campaigns.tests.factories import (
 )
 from campaigns.views.public import PIXEL
 from contacts.models import Consent, ConsentLatest
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

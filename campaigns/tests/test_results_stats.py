@@ -181,7 +181,9 @@ def test_stale_rollup_queues_exactly_one_refresh_and_serves_the_stored_figures(
     _age(campaign, settings.CAMPAIGN_STATS_MAX_AGE_SECONDS + 60)
     TrackingEventFactory(send=send, kind=TrackingEvent.Kind.UNSUBSCRIBE)
     queued = []
-    monkeypatch.setattr(tasks.campaign_stats_refresh, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.campaign_stats_refresh, "apply_async", lambda args, **options: queued.extend(args)
+    )
     results = reverse("campaigns:campaign-results", args=[campaign.pk])
     summary = reverse("campaigns:campaign-results-summary", args=[campaign.pk])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -286,7 +288,9 @@ def test_beat_queues_the_live_campaigns_once(django_capture_on_commit_callbacks,
         _age(campaign, 3600)
     CampaignFactory()  # a draft: nothing to count
     queued = []
-    monkeypatch.setattr(tasks.campaign_stats_refresh, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.campaign_stats_refresh, "apply_async", lambda args, **options: queued.extend(args)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         tasks.campaigns_stats_refresh_live()
         tasks.campaigns_stats_refresh_live()  # the next beat, before the workers ran

@@ -15,7 +15,7 @@ from campaigns.services.stats import campaign_stats_refresh
 from campaigns.tests import factories
 from campaigns.tests.factories import CampaignFactory, SendFactory, TrackingEventFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 from opportunities.tests.factories import OpportunityFactory, stage
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from campaigns.tests.factories import (
 )
 from contacts.models import Consent
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.tests.factories import TeamFactory, UserFactory
 from opportunities.tests.factories import OpportunityFactory, stage
 from support.models import Ticket
 from support.tests.factories import TicketFactory

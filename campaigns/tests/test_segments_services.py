@@ -26,7 +26,7 @@ from campaigns.tests.factories import (
 )
 from contacts.models import Consent
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from campaigns.models import Segment, SegmentMember
 from campaigns.selectors import segments as selectors
 from campaigns.tests.factories import SegmentFactory, consenting_contact
 from contacts.tests.factories import ContactFactory
-from crm.formats import grouped_integer_formatter
+from crm.core.formats import grouped_integer_formatter
 
 pytestmark = pytest.mark.django_db
 

@@ -39,8 +39,8 @@ from campaigns.tests.workers import (
 )
 from contacts.models import Consent, Contact
 from contacts.services import consent_latest_rebuild, consent_record
-from crm.models import AuditEvent, Role
-from crm.tests.factories import UserFactory
+from crm.core.models import AuditEvent, Role
+from crm.core.tests.factories import UserFactory
 
 # Its own Redis database (flushed by the tests); SENDING_FAULTS_REDIS_URL picks another one.
 REDIS_URL = os.environ.get("SENDING_FAULTS_REDIS_URL", "redis://127.0.0.1:6379/5")

@@ -18,7 +18,7 @@ from campaigns.tests.factories import (
 from contacts.models import Consent
 from contacts.services import consent_record
 from contacts.tests.factories import ContactFactory
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status

@@ -7,7 +7,7 @@ from campaigns.eligibility import eligible_contact_ids
 from campaigns.models import Suppression
 from campaigns.services import suppression as services
 from campaigns.tests.factories import SuppressionFactory, TopicFactory, consenting_contact
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

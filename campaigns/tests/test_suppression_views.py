@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from campaigns.models import Suppression
 from campaigns.tests.factories import SuppressionFactory
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ from campaigns.selectors import campaigns as selectors
 from campaigns.selectors.segments import segment_counts
 from campaigns.services import campaigns as services
 from contacts.models import Topic
-from crm.forms_utils import add_service_errors, paginate
+from crm.core.forms_utils import add_service_errors, paginate
 
 T = "campaigns/campaigns/"
 WIDTHS = {"phone": 375, "desktop": 700}

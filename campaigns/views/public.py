@@ -23,7 +23,7 @@ from campaigns import links, tokens
 from campaigns.forms.suppression import PreferencesForm
 from campaigns.models import CampaignLink
 from campaigns.services import tracking as services
-from crm.forms_utils import client_ip
+from crm.core.forms_utils import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from campaigns.selectors import results as selectors
 from campaigns.services.segments import segment_create
 from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
 from contacts.models import Contact
-from crm.audit import audit
-from crm.forms_utils import client_ip, paginate
-from crm.models import AuditEvent
+from crm.core.audit import audit
+from crm.core.forms_utils import client_ip, paginate
+from crm.core.models import AuditEvent
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 OVERVIEW_PAGE_SIZE = 25

@@ -26,8 +26,8 @@ from campaigns.permissions import can_manage_campaigns
 from campaigns.segments import describe_condition, validate_definition
 from campaigns.selectors import segments as selectors
 from campaigns.services import segments as services
-from crm.formats import grouped_integer_formatter
-from crm.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
+from crm.core.formats import grouped_integer_formatter
+from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
 
 TEMPLATES = "campaigns/segments/"
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns.models import Campaign, Send
 from campaigns.permissions import can_manage_campaigns, can_read_results
 from campaigns.services import sending as services
-from crm.forms_utils import paginate, safe_next
+from crm.core.forms_utils import paginate, safe_next
 
 T = "campaigns/sending/"
 

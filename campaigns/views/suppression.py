@@ -25,9 +25,9 @@ from campaigns.models import Suppression
 from campaigns.permissions import can_manage_campaigns
 from campaigns.selectors import suppression as selectors
 from campaigns.services import suppression as services
-from crm.audit import audit
-from crm.forms_utils import add_service_errors, client_ip, paginate
-from crm.models import AuditEvent
+from crm.core.audit import audit
+from crm.core.forms_utils import add_service_errors, client_ip, paginate
+from crm.core.models import AuditEvent
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,7 +60,7 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def suppression_count(request: HttpRequest) -> HttpResponse:
-    """The total of the list with its filters, loaded after the page (crm.forms_utils.ListPage)."""
+    """The list's total with its filters, loaded after the page (crm.core.forms_utils.ListPage)."""
     _require_manager(request)
     filters = SuppressionFilterForm(request.GET or None).filters()
     count = selectors.suppression_list(filters=filters).count()

@@ -7,8 +7,8 @@ from factory.django import DjangoModelFactory
 from accounts.tests.factories import AccountFactory
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
 from contacts.services import consent_latest_advance
-from crm.tests.factories import UserFactory
-from crm.text import fold
+from crm.core.tests.factories import UserFactory
+from crm.core.text import fold
 
 
 def _email(contact, n: int) -> str:

@@ -16,8 +16,8 @@ from contacts.services import (
     contact_update,
 )
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.models import AuditEvent, Role
-from crm.tests.factories import UserFactory
+from crm.core.models import AuditEvent, Role
+from crm.core.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

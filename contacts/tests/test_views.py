@@ -185,3 +185,17 @@ def test_count_of_the_filtered_list(rep, client_for):
             ConsentFactory(contact=contact)
     response = client_for(rep).get(reverse("contacts:contact-count"), {"consent": "grant"})
     assert response.status_code == 200 and "de 2 en total" in response.text
+
+
+# The panel on an account's sheet: the accounts app only links to it, never imports this one.
+def test_contacts_panel_lists_contacts(rep, client_for, django_assert_max_num_queries):
+    account = AccountFactory(owner=rep)
+    for _ in range(25):
+        ContactFactory(owner=rep, account=account)
+    client = client_for(rep)
+    with django_assert_max_num_queries(6):
+        response = client.get(
+            reverse("contacts:account-contacts-panel", args=[account.pk]), HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 200
+    assert "Ver todos los contactos" in response.text

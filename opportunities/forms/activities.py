@@ -9,9 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.forms_utils import FastSelect
-from crm.models import User
-from crm.widgets import RecordPicker
+from crm.core.forms_utils import FastSelect
+from crm.core.models import User
+from crm.core.widgets import RecordPicker
 from opportunities.models import Activity, ActivityKind, Opportunity
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import User
+from crm.core.models import User
 from opportunities.selectors.forecast import FIGURES, Period, period_parse
 
 

@@ -11,10 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.forms_utils import FastSelect, ListFilterForm, multi_choice
-from crm.models import User
-from crm.permissions import assignable_owners
-from crm.widgets import RecordPicker
+from crm.core.forms_utils import FastSelect, ListFilterForm, multi_choice
+from crm.core.models import User
+from crm.core.permissions import assignable_owners
+from crm.core.widgets import RecordPicker
 from opportunities.models import (
     Currency,
     ForecastCategory,

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.models import User
+from crm.core.models import User
 from opportunities.models import (
     Activity,
     ActivityKind,

@@ -33,7 +33,7 @@ from django.db.models.functions import Coalesce, Greatest, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import User
+from crm.core.models import User
 from opportunities.models import Activity, Opportunity, Pipeline, Stage, StageChange
 from opportunities.money import CENT, Rates, company_currency
 from opportunities.selectors.forecast import Excluded, Period, forecast_reps

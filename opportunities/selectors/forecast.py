@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 
-from crm.models import Role, User
+from crm.core.models import Role, User
 from opportunities.models import ForecastAdjustment, ForecastCategory, Opportunity, Quota
 from opportunities.money import CENT, Rates, company_currency
 from opportunities.permissions import opportunity_visible_q, team_members

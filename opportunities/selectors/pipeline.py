@@ -15,8 +15,8 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Windo
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from crm.models import User
-from crm.text import fold
+from crm.core.models import User
+from crm.core.text import fold
 from opportunities.models import (
     LineItem,
     Opportunity,

@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.models import User
-from crm.permissions import sales_users
-from crm.text import digits
+from crm.core.models import User
+from crm.core.permissions import sales_users
+from crm.core.text import digits
 from opportunities.models import Activity, ActivityKind, CalendarFeed, Opportunity
 from opportunities.permissions import (
     activity_editable_q,

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from crm.models import User
+from crm.core.models import User
 from opportunities.models import ForecastAdjustment, Quota
 from opportunities.selectors.forecast import Period, manageable_reps
 

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.models import User
-from crm.permissions import assignable_owners
+from crm.core.models import User
+from crm.core.permissions import assignable_owners
 from opportunities.models import (
     ForecastCategory,
     LineItem,

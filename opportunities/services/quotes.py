@@ -21,7 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm.models import User
+from crm.core.models import User
+from crm.core.queue import enqueue_on_commit
 from opportunities.models import LineItem, Opportunity, Quote
 from opportunities.selectors.pipeline import summarize_lines
 from opportunities.services.pipeline import _check_editable
@@ -182,9 +183,7 @@ def quote_send_request(*, actor: User, quote: Quote) -> Quote:
             _("La versión %(version)s ya se envió a %(email)s.")
             % {"version": quote.version, "email": quote.sent_to}
         )
-    from opportunities.tasks.quotes import quote_send as quote_send_task
-
-    transaction.on_commit(lambda: quote_send_task.delay(quote.pk))
+    enqueue_on_commit("opportunities.quote_send", [quote.pk])
     return quote
 
 

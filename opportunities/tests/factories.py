@@ -8,7 +8,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import AccountFactory
-from crm.tests.factories import UserFactory
+from crm.core.tests.factories import UserFactory
 from opportunities.models import Activity, ActivityKind, Opportunity, Pipeline, Product, Stage
 
 

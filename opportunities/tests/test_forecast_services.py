@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from crm.models import Role
-from crm.tests.factories import UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
 from opportunities.models import ForecastAdjustment, Quota
 from opportunities.selectors.forecast import Period
 from opportunities.services.forecast import forecast_adjust, quota_set, quotas_set

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import formats, translation
 
-from crm.models import AuditEvent
-from crm.tests.pdf import pdf_text
+from crm.core.models import AuditEvent
+from crm.core.tests.pdf import pdf_text
 from opportunities.models import ForecastAdjustment, Quota
 from opportunities.tests.factories import OpportunityFactory, stage
 from opportunities.tests.test_forecast_selectors import at, build_data_set, open_deal, won

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.tests.factories import UserFactory
+from crm.core.tests.factories import UserFactory
 from opportunities.models import ExchangeRate, StageChange
 from opportunities.selectors.pipeline import BOARD_LIMIT, board, pipeline_get
 from opportunities.tests.factories import OpportunityFactory, stage

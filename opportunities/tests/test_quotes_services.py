@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
 from crm.celery import app
-from crm.tests.pdf import pdf_text
+from crm.core.tests.pdf import pdf_text
 from opportunities.models import LineItem, Quote
 from opportunities.services.quotes import quote_issue, quote_send_request
 from opportunities.tasks.quotes import quote_send

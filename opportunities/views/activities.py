@@ -18,9 +18,9 @@ from accounts.models import Account
 from accounts.selectors import account_base
 from contacts.models import Contact
 from contacts.selectors import contact_base
-from crm.formats import clock_time, pk_url_maker, weekday_date_formatter
-from crm.forms_utils import add_service_errors, paginate, safe_next
-from crm.models import User
+from crm.core.formats import clock_time, pk_url_maker, weekday_date_formatter
+from crm.core.forms_utils import add_service_errors, paginate, safe_next
+from crm.core.models import User
 from opportunities.forms.activities import (
     ActivityCompleteForm,
     ActivityEditForm,
@@ -194,7 +194,7 @@ def _panel(
 
 @require_http_methods(["GET"])
 def account_activities_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
-    """The activities panel of an account's sheet (crm.panels), loaded by htmx."""
+    """The activities panel of an account's sheet (crm.core.panels), loaded by htmx."""
     return _panel(request, Customer(account=_account(request, account_pk)))
 
 

@@ -3,7 +3,7 @@
 A board shows up to 120 cards, and the same card markup through the template engine cost
 about half a millisecond each (some 25 variable lookups, tags and filters per card): most of
 the page. Here each card is one `format_html` call over values prepared once per request
-(crm.formats), every value escaped by format_html. The markup is the one board.js and the
+(crm.core.formats), every value escaped by format_html. The markup is the one board.js and the
 tests know: keep them in step (`board.html#board-card` renders `card.html`).
 """
 
@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from crm.formats import grouped_integer_formatter, pk_url_maker, short_date_formatter
+from crm.core.formats import grouped_integer_formatter, pk_url_maker, short_date_formatter
 from opportunities.models import Opportunity
 
 CARD = (

@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account
-from crm.audit import audit
-from crm.forms_utils import client_ip, paginate
-from crm.models import AuditEvent
+from crm.core.audit import audit
+from crm.core.forms_utils import client_ip, paginate
+from crm.core.models import AuditEvent
 from opportunities.forms.forecast import (
     DealsFilterForm,
     ForecastAdjustmentForm,

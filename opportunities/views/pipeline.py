@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import account_by_pk
 from contacts.models import Contact
-from crm.forms_utils import form_errors_text, paginate, safe_next
+from crm.core.forms_utils import form_errors_text, paginate, safe_next
 from opportunities.forms.pipeline import (
     BoardFilterForm,
     LineItemForm,
@@ -342,7 +342,7 @@ def opportunity_contact_options(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def account_opportunities_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
-    """The opportunities panel of an account's sheet, loaded by htmx (crm.panels)."""
+    """The opportunities panel of an account's sheet, loaded by htmx (crm.core.panels)."""
     _require_seller(request)
     rows = selectors.account_opportunities(user=request.user, account_id=account_pk)
     return render(

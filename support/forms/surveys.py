@@ -9,8 +9,8 @@ from django.db.models import Exists, Model, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from contacts.forms import ContactFilterForm
-from crm.forms_utils import FastSelect
-from crm.models import Team, User
+from crm.core.forms_utils import FastSelect
+from crm.core.models import Team, User
 from support.permissions import support_agents
 from support.services.surveys import score_options
 

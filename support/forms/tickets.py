@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.forms_utils import FastSelect, multi_choice
-from crm.models import User
-from crm.widgets import RecordPicker
+from crm.core.forms_utils import FastSelect, multi_choice
+from crm.core.models import User
+from crm.core.widgets import RecordPicker
 from support.models import Priority, Ticket
 from support.permissions import account_ticketable_q, can_work_tickets, support_agents
 from support.selectors.tickets import QUEUES

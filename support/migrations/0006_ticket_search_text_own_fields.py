@@ -4,7 +4,7 @@ It used to copy the account's name and the contact's full name too, which went s
 customer was renamed; the ticket list's text filter now matches those in the account's and the
 contact's own search_text (support.selectors.tickets). Existing rows are rewritten here.
 
-The folding is copied from crm.text.fold (lower-case, accent-free, single-spaced) so that this
+The folding is copied from crm.core.text.fold (lower-case, accent-free, single-spaced) so that this
 migration keeps doing what it did the day it was written, whatever becomes of that module.
 """
 

@@ -9,7 +9,7 @@ import re
 
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
 
-from crm.models import User
+from crm.core.models import User
 from support.models import Attachment, CannedResponse, Comment, Ticket
 from support.permissions import ticket_visible_q
 from support.selectors.tickets import ticket_visible

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext as _
 
-from crm.models import Role, Team, User
+from crm.core.models import Role, Team, User
 from support.models import OPEN_STATUSES, Priority, Survey, Ticket
 from support.selectors.surveys import DETRACTOR, PASSIVE, PROMOTER, nps_from_counts
 from support.selectors.tickets import ticket_queue_counts

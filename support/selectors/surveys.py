@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.selectors import consent_filter_q, contact_list
-from crm.models import User
+from crm.core.models import User
 from support.models import ContactSatisfaction, Satisfaction, Survey, SurveyRound
 from support.permissions import ticket_visible_q
 

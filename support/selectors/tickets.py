@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.models import User
-from crm.text import fold
+from crm.core.models import User
+from crm.core.text import fold
 from opportunities.models import Activity, Opportunity
 from opportunities.permissions import activity_visible_q, can_sell, opportunity_visible_q
 from support.models import (

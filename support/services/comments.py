@@ -31,7 +31,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm.models import User
+from crm.core.models import User
+from crm.core.queue import enqueue_on_commit
 from support.models import Attachment, Comment, Ticket
 from support.permissions import can_work_tickets
 from support.services.tickets import ticket_customer_replied, ticket_record_first_response
@@ -320,9 +321,7 @@ def comment_reply(
     if ticket.first_response_at is None:
         ticket_record_first_response(ticket=ticket, actor=actor, at=comment.created_at)
     if reply_recipient(ticket):
-        from support.tasks.comments import comment_reply_send as comment_reply_send_task
-
-        transaction.on_commit(lambda: comment_reply_send_task.delay(comment.pk))
+        enqueue_on_commit("support.comment_reply_send", [comment.pk])
     return comment
 
 

@@ -32,7 +32,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from crm.models import Role, User
+from crm.core.models import Role, User
 from support.models import OPEN_STATUSES, SlaNotice, SlaPolicy, Ticket
 from support.sla import Calendar, add_business_minutes, business_minutes_between, calendar_load
 

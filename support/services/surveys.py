@@ -25,8 +25,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.models import Consent, ConsentLatest, Contact
-from crm.audit import audit
-from crm.models import AuditEvent, User
+from crm.core.audit import audit
+from crm.core.models import AuditEvent, User
+from crm.core.queue import enqueue_on_commit
 from support.models import ContactSatisfaction, Satisfaction, Survey, SurveyRound, Ticket
 from support.selectors.surveys import CSAT_WINDOW_DAYS, Answers, contact_answers, nps_recipients
 
@@ -148,9 +149,7 @@ def csat_request(*, ticket: Ticket) -> Survey | None:
         ticket=ticket, kind=Survey.Kind.CSAT, defaults={"contact": ticket.contact}
     )
     if created:
-        from support.tasks.surveys import survey_send_task
-
-        transaction.on_commit(lambda: survey_send_task.delay(survey.pk))
+        enqueue_on_commit("support.survey_send", [survey.pk])
     return survey
 
 
@@ -224,11 +223,9 @@ def surveys_send_batch(*, survey_ids: Iterable[int]) -> int:
 
 
 def _queue_batches(ids: list[int]) -> int:
-    from support.tasks.surveys import surveys_send_batch_task
-
     batches = [ids[i : i + SEND_BATCH] for i in range(0, len(ids), SEND_BATCH)]
     for batch in batches:
-        surveys_send_batch_task.delay(batch)
+        enqueue_on_commit("support.surveys_send_batch", [batch])
     return len(batches)
 
 
@@ -262,8 +259,8 @@ def surveys_send_pending(*, now: datetime | None = None) -> int:
 
 
 def can_run_nps(user: User) -> bool:
-    """Support, administrators and marketing (crm.roles' "surveys" section)."""
-    from crm.roles import can_use
+    """Support, administrators and marketing (crm.core.roles' "surveys" section)."""
+    from crm.core.roles import can_use
 
     return can_use(user, "surveys")
 
@@ -311,9 +308,7 @@ def nps_round_create(*, actor: User, name: str, filters: dict) -> SurveyRound:
         target=survey_round,
         detail={"kind": "nps", "recipients": created, "filters": filters},
     )
-    from support.tasks.surveys import nps_round_dispatch_task
-
-    transaction.on_commit(lambda: nps_round_dispatch_task.delay(survey_round.pk))
+    enqueue_on_commit("support.nps_round_dispatch", [survey_round.pk])
     return survey_round
 
 

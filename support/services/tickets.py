@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.models import User
-from crm.text import search_text
+from crm.core.models import User
+from crm.core.text import search_text
 from support.models import StatusChange, Ticket, TicketCounter
 from support.permissions import (
     account_ticketable_q,

@@ -5,8 +5,8 @@ from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.tests.factories import UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
 from support.models import Comment, Survey, Ticket
 
 

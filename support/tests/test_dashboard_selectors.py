@@ -13,8 +13,8 @@ import pytest
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import TeamFactory, UserFactory
 from support.models import Survey, SurveyRound, Ticket
 from support.selectors.dashboard import (
     Scope,

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import TeamFactory, UserFactory
 from support.models import Ticket
 from support.sla import business_minutes_between, calendar_load
 from support.tests.factories import SurveyFactory, TicketFactory

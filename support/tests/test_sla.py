@@ -252,7 +252,7 @@ def test_an_unknown_time_zone_or_country_does_not_break_the_clock(settings):
 
 @pytest.fixture
 def superuser_client(client):
-    from crm.tests.factories import UserFactory
+    from crm.core.tests.factories import UserFactory
 
     user = UserFactory(username="raiz", is_superuser=True, is_staff=True, role="administrador")
     client.force_login(user)

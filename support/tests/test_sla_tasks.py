@@ -11,8 +11,8 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from crm.celery import app
-from crm.models import Role
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import TeamFactory, UserFactory
 from support.models import SlaNotice, Ticket
 from support.services import sla as services
 from support.tasks.sla import sla_check_task

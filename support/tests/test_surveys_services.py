@@ -14,7 +14,7 @@ from accounts.tests.factories import AccountFactory
 from contacts.models import Consent, Lifecycle
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.celery import app
-from crm.models import AuditEvent
+from crm.core.models import AuditEvent
 from support.models import ContactSatisfaction, Satisfaction, Survey, SurveyRound
 from support.selectors.surveys import Answers, nps_recipients
 from support.services import surveys as services
@@ -340,8 +340,9 @@ def test_nps_round_sends_once_even_dispatched_twice(
     assert event.target == f"support.surveyround:{survey_round.pk}"
     assert event.detail["recipients"] == 2
     assert len(mail.outbox) == 2
-    nps_round_dispatch_task.delay(survey_round.pk)
-    surveys_send_pending_task.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        nps_round_dispatch_task.delay(survey_round.pk)
+        surveys_send_pending_task.delay()
     assert len(mail.outbox) == 2
     assert {m.to[0] for m in mail.outbox} == {c.email for c in segment["clients"][2:]}
     message = mail.outbox[0]
@@ -376,7 +377,9 @@ def test_marketing_may_run_an_nps_round(segment, marketing, django_capture_on_co
     assert len(mail.outbox) == 2
 
 
-def test_pending_reconciler_requeues_recent_unsent_only(ticket, rep):
+def test_pending_reconciler_requeues_recent_unsent_only(
+    ticket, rep, django_capture_on_commit_callbacks
+):
     recent = SurveyFactory(ticket=ticket)
     old_ticket = TicketFactory(account=ticket.account, contact=ContactFactory(owner=rep))
     old = SurveyFactory(ticket=old_ticket)
@@ -385,7 +388,8 @@ def test_pending_reconciler_requeues_recent_unsent_only(ticket, rep):
     now = timezone.now()
     Survey.objects.filter(pk=recent.pk).update(created_at=now - timedelta(hours=1))
     Survey.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=10))
-    surveys_send_pending_task.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        surveys_send_pending_task.delay()
     assert [m.to[0] for m in mail.outbox] == [ticket.contact.email]
     fresh.refresh_from_db()
     assert fresh.sent_at is None  # a task for it may still be on its way

@@ -15,7 +15,7 @@ from accounts.services import account_update
 from accounts.tests.factories import AccountFactory
 from contacts.services import contact_update
 from contacts.tests.factories import ContactFactory
-from crm.text import search_text
+from crm.core.text import search_text
 from support.models import Ticket
 from support.selectors import tickets as selectors
 from support.services import tickets as services

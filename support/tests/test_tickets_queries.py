@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.tests.factories import TeamFactory, UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import TeamFactory, UserFactory
 from opportunities.models import Activity
 from opportunities.tests.factories import ActivityFactory, OpportunityFactory
 from support.models import ContactSatisfaction, Satisfaction, StatusChange, Ticket

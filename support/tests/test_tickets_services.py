@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.tests.factories import UserFactory
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
 from support.models import StatusChange, Ticket, TicketCounter
 from support.services import tickets as services
 

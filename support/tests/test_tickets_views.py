@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
-from crm.models import Role
-from crm.panels import panels_for
-from crm.tests.factories import UserFactory
+from crm.core.models import Role
+from crm.core.panels import panels_for
+from crm.core.tests.factories import UserFactory
 from opportunities.tests.factories import OpportunityFactory
 from support.models import StatusChange, Ticket
 from support.services import tickets as services

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from crm.forms_utils import add_service_errors, safe_next
+from crm.core.forms_utils import add_service_errors, safe_next
 from support.forms.comments import CommentForm
 from support.models import Attachment, CannedResponse, Comment, Ticket
 from support.permissions import can_work_tickets

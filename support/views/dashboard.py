@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from crm.roles import can_use
+from crm.core.roles import can_use
 from support.forms.surveys import DashboardFilterForm
 from support.selectors.dashboard import AGE_BUCKETS, support_dashboard
 from support.services.surveys import can_run_nps

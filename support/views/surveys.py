@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from contacts.models import Contact
-from crm.forms_utils import paginate
+from crm.core.forms_utils import paginate
 from support.forms.surveys import (
     NpsRoundForm,
     SegmentForm,
@@ -226,7 +226,7 @@ def nps_round_count(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def contact_satisfaction_panel(request: HttpRequest, contact_pk: int) -> HttpResponse:
-    """The satisfaction panel of a contact's sheet, loaded by htmx (crm.panels)."""
+    """The satisfaction panel of a contact's sheet, loaded by htmx (crm.core.panels)."""
     try:
         data = selectors.contact_satisfaction_panel(user=request.user, contact_id=contact_pk)
     except Contact.DoesNotExist as exc:

@@ -17,8 +17,8 @@ from accounts.models import Account
 from accounts.selectors import account_by_pk, account_list
 from contacts.models import Contact
 from contacts.selectors import contact_base
-from crm.formats import datetime_formatter, pk_url_maker
-from crm.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
+from crm.core.formats import datetime_formatter, pk_url_maker
+from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
 from support.forms.tickets import (
     AssignForm,
     BulkAssignForm,
@@ -160,7 +160,7 @@ def _list_rows(tickets: list[Ticket]) -> None:
     """Each row's link, dates and badges, made once per page instead of once per row.
 
     The badges depend only on the priority or the status, so each is rendered once per value;
-    links and dates come from crm.formats (the `url` tag and `date` filter were most of a row).
+    links and dates come from crm.core.formats (the `url` tag and `date` filter were most of a row).
     """
     url_for = pk_url_maker("support:ticket-detail")
     when = datetime_formatter()
@@ -463,7 +463,7 @@ def ticket_contact_options(request: HttpRequest) -> HttpResponse:
     return render(request, T + "contact_options.html", {"contacts": contacts})
 
 
-# Panels of the customer sheet (crm.panels) -------------------------------------------------
+# Panels of the customer sheet (crm.core.panels) -------------------------------------------------
 
 
 def _panel(request: HttpRequest, *, tickets: list[Ticket], create_url: str | None, list_url: str):

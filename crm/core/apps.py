@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "crm.core"
+    # The label it had before the split: `crm.User`, its migrations and permissions keep it.
+    label = "crm"
+    verbose_name = _("CRM")
+
+    def ready(self) -> None:
+        from django.contrib.auth import signals
+
+        from crm.core import audit_hooks
+
+        # Logins and failures are audited (DESIGN.md §5); the hooks only write the trail.
+        signals.user_logged_in.connect(audit_hooks.on_login, dispatch_uid="crm-audit-login")
+        signals.user_logged_out.connect(audit_hooks.on_logout, dispatch_uid="crm-audit-logout")
+        signals.user_login_failed.connect(
+            audit_hooks.on_login_failed, dispatch_uid="crm-audit-login-failed"
+        )

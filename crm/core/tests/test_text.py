@@ -1,0 +1,119 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
+from crm.core.text import digits, fold, normalize_phone, phone_query_digits, search_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  José  PÉREZ ", "jose perez"),
+        ("Peña Nieto", "pena nieto"),
+        ("ÁÉÍÓÚ Üñ", "aeiou un"),
+        ("Straße", "strasse"),
+        ("línea\tnueva\nlínea", "linea nueva linea"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_fold_is_lower_case_accent_free_and_single_spaced(raw, expected):
+    assert fold(raw) == expected
+
+
+def test_search_text_folds_every_part_and_skips_empty_ones():
+    assert search_text("José", None, "", "PÉREZ") == "jose perez"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+52 1 55-1234-5678", "5215512345678"),
+        ("(55) 1234.5678", "5512345678"),
+        ("sin números", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_digits_keeps_only_digits(raw, expected):
+    assert digits(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+525512345678",
+        "+52 55 1234 5678",
+        "+52 1 55-1234-5678",  # the mobile "1" Mexico dropped in 2019
+        "+521 5512345678",
+        "55 1234 5678",
+        "(55) 1234-5678",
+        "5512345678",
+        "  55-1234-5678  ",
+    ],
+)
+def test_normalize_phone_reads_mexican_formats_as_one_e164_number(raw):
+    assert normalize_phone(raw) == "+525512345678"
+
+
+def test_normalize_phone_reads_numbers_without_country_code_in_the_given_region():
+    assert normalize_phone("612 34 56 78", "ES") == "+34612345678"
+    assert normalize_phone("91 234 56 78", "ES") == "+34912345678"
+    # The same digits read in Mexico are a different (and invalid) number.
+    with pytest.raises(ValidationError):
+        normalize_phone("612 34 56 78", "MX")
+
+
+def test_normalize_phone_keeps_an_explicit_country_code_over_the_region():
+    assert normalize_phone("+34 612 345 678", "MX") == "+34612345678"
+    assert normalize_phone("+52 33 1234 5678", "ES") == "+523312345678"
+
+
+def test_normalize_phone_without_region_uses_the_default_region(settings):
+    settings.PHONE_DEFAULT_REGION = "ES"
+    assert normalize_phone("612345678") == "+34612345678"
+
+
+@pytest.mark.parametrize("raw", ["", "   ", None])
+def test_normalize_phone_of_nothing_is_empty(raw):
+    assert normalize_phone(raw) == ""
+
+
+@pytest.mark.parametrize("raw", ["abc", "teléfono", "123", "+52 55 1234", "55 1234 5678 9999"])
+def test_normalize_phone_rejects_what_is_not_a_valid_number(raw):
+    with pytest.raises(ValidationError) as exc_info:
+        normalize_phone(raw)
+    assert exc_info.value.code == "phone"
+    assert raw.strip() in exc_info.value.messages[0]
+
+
+def test_normalize_phone_error_is_translated():
+    with translation.override("es"), pytest.raises(ValidationError) as exc_info:
+        normalize_phone("123")
+    assert "no es un número de teléfono válido" in exc_info.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["55 1234 5678", "+52 1 55-1234-5678", "5512345678", "+52 55 1234 5678", "(55) 1234-5678"],
+)
+def test_phone_query_digits_finds_the_national_number_whatever_the_format(query):
+    found = phone_query_digits(query)
+    assert found[0] == "5512345678"
+    # Every candidate is a substring of what a stored +525512345678 keeps in its digits column,
+    # or the digits as typed.
+    assert all(candidate in "525512345678" or candidate == digits(query) for candidate in found)
+
+
+def test_phone_query_digits_of_a_partial_number_is_what_was_typed():
+    assert phone_query_digits("5678") == ["5678"]
+    assert phone_query_digits("12-3") == ["123"]
+
+
+@pytest.mark.parametrize("query", ["", "perez", "12", "a1b2"])
+def test_phone_query_digits_ignores_queries_with_fewer_than_three_digits(query):
+    assert phone_query_digits(query) == []
+
+
+def test_phone_query_digits_reads_the_query_in_the_given_region():
+    assert phone_query_digits("612 34 56 78", "ES") == ["612345678"]
