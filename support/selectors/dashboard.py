@@ -37,9 +37,9 @@ from django.utils.translation import gettext as _
 
 from crm.core.models import Role, Team, User
 from support.models import OPEN_STATUSES, Priority, Survey, Ticket
+from support.selectors.sla import sla_breached_q
 from support.selectors.surveys import DETRACTOR, PASSIVE, PROMOTER, nps_from_counts
 from support.selectors.tickets import ticket_queue_counts
-from support.services.sla import sla_breached_q
 
 AGE_BUCKETS = ("lt1", "d1_3", "d3_7", "gt7")
 ONE_DAY = timedelta(days=1)

@@ -27,7 +27,7 @@ from support.models import (
     Ticket,
 )
 from support.permissions import ticket_visible_q
-from support.services import sla
+from support.selectors import sla
 
 # The queues of the list; "" (the default) is every open ticket, "all" also the closed ones.
 # A word typed as a ticket's number ("INC-2026-000123", folded): only numbers hold it.

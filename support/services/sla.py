@@ -33,7 +33,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from crm.core.models import Role, User
-from support.models import OPEN_STATUSES, SlaNotice, SlaPolicy, Ticket
+from support.models import SlaNotice, SlaPolicy, Ticket
+from support.selectors.sla import FIELDS, SLA_FIELDS, open_running_q
 from support.sla import Calendar, add_business_minutes, business_minutes_between, calendar_load
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ Status = Ticket.Status
 Target = SlaNotice.Target
 Kind = SlaNotice.Kind
 
-OK, SOON, BREACHED = "ok", "soon", "breached"
 BATCH = 200  # tickets loaded (with their people) per query in the SLA check
 # Notices per run at most: a backlog (the check was down for a day) drains over a few runs,
 # each well inside the task's time limit.
@@ -83,27 +83,6 @@ def sla_setup_load() -> SlaSetup:
         for p in SlaPolicy.objects.all()
     }
     return SlaSetup(calendar=calendar_load(), policies=policies)
-
-
-# The two targets as the ticket's fields ---------------------------------------------------
-
-FIELDS = {
-    Target.FIRST_RESPONSE: (
-        "first_response_due",
-        "first_response_warn_at",
-        "first_response_left",
-        "first_response_breached",
-    ),
-    Target.RESOLUTION: (
-        "resolution_due",
-        "resolution_warn_at",
-        "resolution_left",
-        "resolution_breached",
-    ),
-}
-
-
-SLA_FIELDS = tuple(name for fields in FIELDS.values() for name in fields)
 
 
 def _run(
@@ -315,55 +294,6 @@ def sla_mark_resolved(
     )
 
 
-# Reading the clock (queues, templates) ------------------------------------------------------
-
-
-def _open_running() -> Q:
-    return Q(status__in=OPEN_STATUSES) & ~Q(status=Status.WAITING) & Q(paused_at__isnull=True)
-
-
-def sla_breached_q(now: datetime.datetime) -> Q:
-    """Open tickets (not waiting for the customer) with a target whose due time has passed."""
-    return _open_running() & (Q(first_response_due__lt=now) | Q(resolution_due__lt=now))
-
-
-def sla_due_soon_q(now: datetime.datetime) -> Q:
-    """Open tickets (not waiting) in the "vence pronto" stretch of a target, none overdue."""
-    soon = Q(first_response_warn_at__lte=now, first_response_due__gte=now) | Q(
-        resolution_warn_at__lte=now, resolution_due__gte=now
-    )
-    overdue = Q(first_response_due__lt=now) | Q(resolution_due__lt=now)
-    return _open_running() & soon & ~overdue
-
-
-def _flag(ticket: Ticket, target: str, now: datetime.datetime) -> str:
-    due_field, warn_field, left_field, breached_field = FIELDS[target]
-    due, warn = getattr(ticket, due_field), getattr(ticket, warn_field)
-    left = getattr(ticket, left_field)
-    if getattr(ticket, breached_field) or (due is not None and due < now):
-        return BREACHED
-    if left is not None and left < 0:
-        return BREACHED
-    if ticket.status in OPEN_STATUSES and due is not None and warn is not None and warn <= now:
-        return SOON
-    return OK
-
-
-def sla_flags(ticket: Ticket, now: datetime.datetime) -> dict[str, str]:
-    """Per target, "ok", "soon" (vence pronto) or "breached" (vencido), for templates:
-    {"first_response": …, "resolution": …}. A reached target keeps its verdict."""
-    return {
-        "first_response": _flag(ticket, Target.FIRST_RESPONSE, now),
-        "resolution": _flag(ticket, Target.RESOLUTION, now),
-    }
-
-
-def sla_flag(ticket: Ticket, now: datetime.datetime) -> str:
-    """The worse of the two flags: one badge per ticket in a list."""
-    flags = sla_flags(ticket, now).values()
-    return BREACHED if BREACHED in flags else SOON if SOON in flags else OK
-
-
 # The SLA check (a beat job every five minutes) -----------------------------------------------
 
 
@@ -504,7 +434,7 @@ def _candidates(now: datetime.datetime, target: str, kind: str):
         condition = Q(**{f"{warn}__lte": now, f"{due}__gte": now})
     already = SlaNotice.objects.filter(ticket=OuterRef("pk"), target=target, kind=kind)
     return (
-        Ticket.objects.filter(_open_running(), condition)
+        Ticket.objects.filter(open_running_q(), condition)
         .filter(~Exists(already))
         .order_by(due, "pk")
         .values_list("pk", flat=True)
@@ -526,14 +456,14 @@ def sla_flag_breaches(*, now: datetime.datetime) -> int:
     flagged = 0
     for due, _warn, _left, breached in FIELDS.values():
         flagged += Ticket.objects.filter(
-            _open_running(), **{f"{due}__lt": now, breached: False}
+            open_running_q(), **{f"{due}__lt": now, breached: False}
         ).update(**{breached: True})
     return flagged
 
 
 def _stuck():
     """Tickets being worked (not waiting, not resolved) whose clock is nevertheless stopped."""
-    return Ticket.objects.filter(_open_running()).filter(
+    return Ticket.objects.filter(open_running_q()).filter(
         Q(first_response_left__isnull=False) | Q(resolution_left__isnull=False)
     )
 

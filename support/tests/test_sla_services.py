@@ -11,11 +11,8 @@ from unittest import mock
 import pytest
 
 from support.models import SlaPolicy, Ticket
+from support.selectors.sla import sla_breached_q, sla_due_soon_q, sla_flag, sla_flags
 from support.services.sla import (
-    sla_breached_q,
-    sla_due_soon_q,
-    sla_flag,
-    sla_flags,
     sla_mark_first_response,
     sla_mark_resolved,
     sla_pause,
