@@ -175,9 +175,19 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CRM <crm@localhost>")
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server needed).
 REDIS_URL = env("REDIS_URL", default="")
+# With Redis down, publishing gives up within about a second (one quick retry) and the task waits
+# in the outbox (crm.core.queue) instead of holding the person's request for seconds.
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 1,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 else:
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = VAR_DIR / "broker"
@@ -216,6 +226,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opportunities.account_tiers_compute",
         "schedule": crontab(minute=30, hour=2),
     },
+    # What services queued while the broker was down (crm.core.queue's outbox), sent when back.
+    "queued-tasks-dispatch": {"task": "crm.queued_tasks_dispatch", "schedule": 60.0},
     "sessions-clear-nightly": {
         "task": "crm.tasks.sessions_clear",
         "schedule": crontab(minute=0, hour=3),

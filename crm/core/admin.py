@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.audit import audit
-from crm.core.models import AuditEvent, Team, User
+from crm.core.models import AuditEvent, QueuedTask, Team, User
 
 
 @admin.register(User)
@@ -57,4 +57,19 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueuedTask)
+class QueuedTaskAdmin(admin.ModelAdmin):
+    """What the outbox holds: tasks queued while the broker was down, sent by the beat job."""
+
+    list_display = ("name", "args", "copies", "created_at", "attempts", "last_error")
+    list_filter = ("name",)
+    ordering = ("created_at",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

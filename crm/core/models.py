@@ -189,3 +189,29 @@ class AddressModel(models.Model):
         region = self.region if self.region != self.city else ""  # "Ciudad de México" once
         parts = [self.street, self.postal_code, self.city, region]
         return ", ".join(p for p in parts if p)
+
+
+class QueuedTask(models.Model):
+    """A background task a service asked for, written in the same transaction as its change.
+
+    The outbox of crm.core.queue: the row commits with the ticket reply or the quote it belongs
+    to, the task is sent to the broker after the commit and the row deleted. When the broker
+    cannot be reached the row stays, and `queued_tasks_dispatch` (a beat job) sends it once the
+    broker is back: the page answered and saved, and the work is not lost.
+    """
+
+    name = models.CharField(_("tarea"), max_length=200)
+    args = models.JSONField(_("argumentos"), default=list)
+    copies = models.PositiveSmallIntegerField(_("copias"), default=1)
+    not_before = models.DateTimeField(_("no antes de"), null=True, blank=True)
+    created_at = models.DateTimeField(_("creada"), auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    last_error = models.CharField(_("último error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("tarea pendiente de enviar")
+        verbose_name_plural = _("tareas pendientes de enviar")
+        indexes = [models.Index(fields=["created_at"], name="crm_queuedtask_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{tuple(self.args)}"

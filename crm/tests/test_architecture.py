@@ -75,3 +75,17 @@ def test_every_beat_job_is_a_registered_task():
 def test_an_unknown_task_name_fails_at_once():
     with pytest.raises(KeyError):
         registered_task("campaigns.no_such_task")
+
+
+def test_the_ground_keeps_the_label_its_data_and_migrations_were_stored_under():
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+    from django.db.migrations.loader import MigrationLoader
+
+    assert apps.get_app_config("crm").name == "crm.core"
+    assert get_user_model()._meta.label == "crm.User"
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    assert ("crm", "0001_initial") in loader.disk_migrations
+    assert loader.disk_migrations["crm", "0001_initial"].__module__.startswith(
+        "crm.core.migrations"
+    )
