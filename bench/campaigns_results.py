@@ -2,10 +2,10 @@
 
 Issue 8's target: the results page (campaigns:campaign-results) p95 ≤ 80 ms. `ensure_campaign()`
 finds the bench campaign ("Bench: resultados") or builds it in bulk: one ledger row per address
-of the §4 contacts (bench/__main__.py builds those with seed_demo first), topped up to exactly
+of the §4 contacts (bench/data.py builds those with seed_demo first), topped up to exactly
 100,000 rows with archived contacts of a bench user (the §4 data has fewer distinct
 addresses), and exactly 50,000 tracking events over the opened rows. The pages are then
-measured by bench/__main__.py's `_measure` as a marketing user, through `results_pages()`.
+measured by bench/measure.py's `_measure` as a marketing user, through `results_pages()`.
 
 Run alone (after `manage.py migrate` and the §4 data): `python -m bench.campaigns_results`.
 """
@@ -228,10 +228,10 @@ def results_pages(target) -> tuple[User, list[tuple]]:
 
 
 def measure() -> list:
-    """Measure the pages with bench/__main__.py's own `_measure` (its Row per page)."""
+    """Measure the pages with bench/measure.py's own `_measure` (its Row per page)."""
     from django.test import Client
 
-    from bench.__main__ import PAGE_TARGET, _measure
+    from bench.measure import PAGE_TARGET, _measure
 
     user, pages = results_pages(PAGE_TARGET)
     client = Client(raise_request_exception=False)

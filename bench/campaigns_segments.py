@@ -81,8 +81,8 @@ def definitions() -> list[tuple[str, dict]]:
 
 
 def measure() -> list:
-    """A bench Row (bench/__main__.py's) per definition: segment_counts timed in-process."""
-    from bench.__main__ import Row, Target
+    """A bench Row (bench/measure.py's) per definition: segment_counts timed in-process."""
+    from bench.measure import Row, Target
 
     # Queries: the count itself; on PostgreSQL inside BEGIN; SET LOCAL jit = off; …; COMMIT.
     target = Target(median_ms=None, p95_ms=P95_MS, queries=4)

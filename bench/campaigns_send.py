@@ -2,7 +2,7 @@
 to a local SMTP sink at ≥ 500 emails/s with 2 worker processes; a plain smtplib loop to the same
 sink gives the ratio (how much of the sink's speed the workers reach).
 
-`measure_campaign_send()` returns bench rows (bench.__main__.Row). It builds its own 100,000
+`measure_campaign_send()` returns bench rows (bench.measure.Row). It builds its own 100,000
 consenting contacts (owned by a "bench_envios" user, on a static segment), times the one
 INSERT … SELECT of the ledger, starts `celery -A crm worker --concurrency=2` against the same
 database and broker as this process (REDIS_URL, or the embedded filesystem broker) with
@@ -43,7 +43,8 @@ from django.utils import timezone  # noqa: E402
 
 from campaigns import content, links, mail  # noqa: E402
 from campaigns.models import Campaign, Segment, SegmentMember, Send  # noqa: E402
-from campaigns.services import sending  # noqa: E402
+from campaigns.selectors.sending import OPEN_ROWS, status_counts  # noqa: E402
+from campaigns.services import recipients  # noqa: E402
 from campaigns.tests.smtp_sink import SmtpSinkProcess  # noqa: E402
 from contacts.models import Consent, ConsentLatest, Contact, Topic  # noqa: E402
 from crm.core.models import Role, User  # noqa: E402
@@ -73,7 +74,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 
 def _row(**kwargs):
-    from bench.__main__ import Row
+    from bench.measure import Row
 
     return Row(**kwargs)
 
@@ -192,7 +193,7 @@ def _materialize(campaign: Campaign) -> tuple[float, float]:
         status=Campaign.Status.SENDING, started_at=timezone.now()
     )
     started = time.perf_counter()
-    written = sending.campaign_materialize(campaign_id=campaign.pk)  # queues the batches
+    written = recipients.campaign_materialize(campaign_id=campaign.pk)  # queues the batches
     seconds = time.perf_counter() - started
     queued_at = time.monotonic()
     assert written == campaign.sends.count() == RECIPIENTS, "the ledger is not what was written"
@@ -263,7 +264,7 @@ def _smtplib_rate(port: int, raw: bytes, n: int) -> float:
 
 def _ledger_problems(campaign: Campaign) -> dict[str, int]:
     """Rows that did not end `enviado`, by status (the run must leave none)."""
-    counts = sending.status_counts(campaign)
+    counts = status_counts(campaign)
     return {status: n for status, n in counts.items() if n and status != Send.Status.SENT}
 
 
@@ -286,7 +287,7 @@ def measure_campaign_send() -> list:
             rows.append(
                 _row(
                     page="campañas: materializar destinatarios",
-                    url="campaigns.services.sending.campaign_materialize()",
+                    url="campaigns.services.recipients.campaign_materialize()",
                     target=target_m,
                     status="200",
                     median_ms=round(seconds * 1000, 1),
@@ -357,7 +358,7 @@ def measure_campaign_send() -> list:
 
 
 def _open_rows(campaign: Campaign) -> int:
-    return campaign.sends.filter(status__in=sending.OPEN_ROWS).count()
+    return campaign.sends.filter(status__in=OPEN_ROWS).count()
 
 
 def main() -> int:

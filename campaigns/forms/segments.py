@@ -17,16 +17,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Segment
-from campaigns.segments import (
-    CONSENT_STATES,
-    FIELDS,
+from campaigns.segments.fields import CONSENT_STATES, FIELDS, MONTHS, OP_LABELS, value_kind
+from campaigns.segments.validation import (
     MAX_CONDITIONS,
     MAX_GROUPS,
-    MONTHS,
-    OP_LABELS,
     condition_errors,
     validate_definition,
-    value_kind,
 )
 from contacts.models import Consent, Topic
 from crm.core.models import Team

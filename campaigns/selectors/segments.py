@@ -14,7 +14,8 @@ from django.db.models.functions import Coalesce
 
 from campaigns.eligibility import eligible_count_form, eligible_q
 from campaigns.models import Campaign, Segment, SegmentMember
-from campaigns.segments import definition_queryset, referenced_ids, segment_queryset
+from campaigns.segments import definition_queryset, segment_queryset
+from campaigns.segments.describe import referenced_ids
 from contacts.models import Contact, Topic
 from crm.core.models import Team, User
 

@@ -2,7 +2,7 @@
 
 Counting a 100,000-row ledger and its tracking events takes longer than a page may, so the
 figures are materialised and refreshed in the background (listmonk's approach). The refresh
-runs the results' own aggregate queries (the building blocks of campaigns.selectors.results)
+runs the results' own aggregate queries (the building blocks, campaigns.selectors.funnels)
 for every dimension and replaces the campaign's rows in one transaction.
 
 Freshness: a campaign never computed is computed on its first view; a rollup older than
@@ -24,7 +24,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStat
-from campaigns.selectors import results as blocks
+from campaigns.selectors import funnels as blocks
 from crm.core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)

@@ -9,6 +9,12 @@ Counting: every open and click is a TrackingEvent (totals); `Send.first_opened_a
 `first_clicked_at` are set once, by a conditional UPDATE, so two requests at the same instant
 cannot both set them (uniques). Opens by machines are stored with `is_machine=True` and set
 neither (see `is_machine_request`).
+
+Why one file of about 600 lines: the public side and the ESP's webhooks record the same facts
+through the same few helpers (an event, the first human open and click, the machine rule, the
+contact's current email consent), so a click, open or unsubscribe the ESP reports counts exactly
+as one made through our own links. Split by where the request comes from, the webhooks would
+import the public side's private helpers and that one rule would be read in two places.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ found again by `campaigns_reconcile`, which the beat runs every minute."""
 
 from celery import shared_task
 
-from campaigns.services import sending as services
+from campaigns.services import batches, recipients, reconcile
 
 __all__ = [
     "campaign_ab_decide",
@@ -19,7 +19,7 @@ __all__ = [
 )
 def campaign_materialize(campaign_id: int) -> int:
     """Write the campaign's recipients once, then queue its batches."""
-    return services.campaign_materialize(campaign_id=campaign_id)
+    return recipients.campaign_materialize(campaign_id=campaign_id)
 
 
 @shared_task(
@@ -28,7 +28,7 @@ def campaign_materialize(campaign_id: int) -> int:
 def campaign_send_batch(campaign_id: int) -> int:
     """Send batches for a while, then hand over to a fresh task while work is left (a retry
     not yet due is waited for with a countdown)."""
-    sent, again_in = services.campaign_send_lane(campaign_id=campaign_id)
+    sent, again_in = batches.campaign_send_lane(campaign_id=campaign_id)
     if again_in is not None:
         campaign_send_batch.apply_async(args=[campaign_id], countdown=again_in or None)
     return sent
@@ -36,14 +36,14 @@ def campaign_send_batch(campaign_id: int) -> int:
 
 @shared_task(name="campaigns.campaign_ab_decide", acks_late=True, soft_time_limit=60, time_limit=90)
 def campaign_ab_decide(campaign_id: int) -> str:
-    return services.campaign_ab_decide(campaign_id=campaign_id)
+    return recipients.campaign_ab_decide(campaign_id=campaign_id)
 
 
 @shared_task(name="campaigns.campaigns_reconcile", soft_time_limit=120, time_limit=150)
 def campaigns_reconcile() -> dict:
     """Periodic: start due schedules, settle dead workers' claims, requeue lost batches,
     decide due A/B tests."""
-    report = services.campaigns_reconcile()
+    report = reconcile.campaigns_reconcile()
     return {
         "started": report.started,
         "doubtful": report.doubtful,

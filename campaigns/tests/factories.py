@@ -129,7 +129,7 @@ def send_over_smtp(*, campaign, user, sink, settings, capture) -> None:
     `capture` of django_capture_on_commit_callbacks keeps the tasks from being queued)."""
     from django.core.mail import get_connection
 
-    from campaigns.services import sending
+    from campaigns.services import batches, recipients, sending
 
     settings.CAMPAIGN_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     connection = get_connection(
@@ -137,5 +137,5 @@ def send_over_smtp(*, campaign, user, sink, settings, capture) -> None:
     )
     with capture(execute=False):
         sending.campaign_send_now(campaign=campaign, user=user)
-        sending.campaign_materialize(campaign_id=campaign.pk)
-    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+        recipients.campaign_materialize(campaign_id=campaign.pk)
+    batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)

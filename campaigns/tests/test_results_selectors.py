@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from campaigns.models import Send, TrackingEvent
+from campaigns.selectors import analyses
 from campaigns.selectors import results as selectors
 from campaigns.tests.factories import (
     CampaignFactory,
@@ -133,7 +134,7 @@ def test_engagement_ranks_segments_and_contacts():
     )
     SendFactory(campaign=campaign, contact=idle, sent_at=now)
     SendFactory(campaign=campaign, contact=ContactFactory(), sent_at=now - timedelta(days=200))
-    data = selectors.engagement(period="trimestre", dimension="lifecycle")
+    data = analyses.engagement(period="trimestre", dimension="lifecycle")
     assert [r["group"] for r in data["segments"]] == ["cliente", "lead"]
     assert data["segments"][0]["score"] == 2.0
     assert data["most_active"][0]["contact_id"] == active.pk
@@ -152,7 +153,7 @@ def test_channels_counts_leads_and_subscriptions_in_window():
     ConsentFactory(contact=inside, at=sent_at + timedelta(days=3))
     late = ContactFactory(lead_source="web")  # created now: after the window
     ConsentFactory(contact=late, channel=Consent.Channel.EMAIL)
-    data = selectors.channels(period="trimestre")
+    data = analyses.channels(period="trimestre")
     row = next(c for c in data["campaigns"] if c.pk == campaign.pk)
     assert (row.leads, row.subscriptions) == (1, 1)
     email = next(s for s in data["sources"] if s["key"] == "email")

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from campaigns.models import Campaign, CampaignStat, Send, TrackingEvent
+from campaigns.selectors import funnels as blocks
 from campaigns.selectors import results as selectors
 from campaigns.services import stats
 from campaigns.tasks import stats as tasks
@@ -80,21 +81,20 @@ def mixed_ledger(campaign: Campaign, n: int = 12) -> None:
 
 def fresh(campaign: Campaign, dimension: str) -> dict:
     """Today's aggregate queries run directly: {key: (counts…, conversions)} of a dimension."""
-    funnels = selectors._funnels(campaign, dimension)
-    first = selectors._total(selectors._funnels(campaign, "variant"))
-    for row in selectors._conversion_groups(campaign, first.first_sent, first.last_sent, dimension):
+    funnels = blocks._funnels(campaign, dimension)
+    first = blocks._total(blocks._funnels(campaign, "variant"))
+    for row in blocks._conversion_groups(campaign, first.first_sent, first.last_sent, dimension):
         key = row["group"] or ""
-        funnels.setdefault(key, selectors.Funnel(key=key)).conversions += row["n"]
+        funnels.setdefault(key, blocks.Funnel(key=key)).conversions += row["n"]
     return {
-        key: (*(getattr(f, name) for name in selectors.COUNT_FIELDS), f.conversions)
+        key: (*(getattr(f, name) for name in blocks.COUNT_FIELDS), f.conversions)
         for key, f in funnels.items()
     }
 
 
 def shown(funnels) -> dict:
     return {
-        f.key: (*(getattr(f, name) for name in selectors.COUNT_FIELDS), f.conversions)
-        for f in funnels
+        f.key: (*(getattr(f, name) for name in blocks.COUNT_FIELDS), f.conversions) for f in funnels
     }
 
 
@@ -102,25 +102,25 @@ def test_rollup_equals_a_fresh_computation_for_every_dimension():
     campaign = sent_campaign()
     mixed_ledger(campaign)
     stats.campaign_stats_refresh(campaign_id=campaign.pk)
-    for dimension in selectors.DIMENSIONS:
+    for dimension in blocks.DIMENSIONS:
         results = selectors.campaign_results(campaign=campaign, dimension=dimension)
         assert shown(results.segments) == fresh(campaign, dimension), dimension
     assert shown(results.variants) == fresh(campaign, "variant")
-    total = selectors._total(selectors._funnels(campaign, "variant"))
-    won = selectors.conversions(campaign, first=total.first_sent, last=total.last_sent)
+    total = blocks._total(blocks._funnels(campaign, "variant"))
+    won = blocks.conversions(campaign, first=total.first_sent, last=total.last_sent)
     assert results.total.conversions == won.count() == 3
-    assert [getattr(results.total, n) for n in selectors.COUNT_FIELDS] == [
-        getattr(total, n) for n in selectors.COUNT_FIELDS
+    assert [getattr(results.total, n) for n in blocks.COUNT_FIELDS] == [
+        getattr(total, n) for n in blocks.COUNT_FIELDS
     ]
     # Converted at display time with the rates: 3,000 MXN + 100 USD × 17; EUR reported apart.
     assert results.money.revenue == Decimal("4700.00")
     assert results.money.excluded == [{"currency": "EUR", "count": 1}]
     links = {link.pk: (link.total_clicks, link.unique_clicks) for link in results.links}
     assert links == {
-        link.pk: (link.total_clicks, link.unique_clicks) for link in selectors.link_clicks(campaign)
+        link.pk: (link.total_clicks, link.unique_clicks) for link in blocks.link_clicks(campaign)
     }
     # The stored rows are exactly what a new computation gives.
-    fields = ("dimension", "key", *selectors.COUNT_FIELDS, "conversions")
+    fields = ("dimension", "key", *blocks.COUNT_FIELDS, "conversions")
     stored = sorted(CampaignStat.objects.filter(campaign=campaign).values_list(*fields))
     computed = sorted(
         tuple(getattr(s, f) for f in fields) for s in stats.campaign_stats_compute(campaign)

@@ -4,7 +4,7 @@ per recipient.
 
 Faults: a worker SIGKILLed mid-batch, Redis flushed mid-send, Send pressed twice (and two beats
 starting one schedule), an unsubscribe mid-send. After each, every eligible contact has exactly
-one message, except rows marked en duda (at most `sending.MARK_EVERY` per killed worker: its
+one message, except rows marked en duda (at most `batches.MARK_EVERY` per killed worker: its
 rows accepted but not yet written; never delivered twice), and the unsubscribed none.
 
 The workers reach the test database through DATABASE_URL (its name read from the live
@@ -27,7 +27,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Send
-from campaigns.services import sending
+from campaigns.selectors.sending import OPEN_ROWS
+from campaigns.services import batches, sending
 from campaigns.tests.factories import CampaignFactory, SegmentFactory
 from campaigns.tests.smtp_sink import SmtpSink
 from campaigns.tests.workers import (
@@ -187,7 +188,7 @@ def campaign(marketing_user):
 
 
 def _open_rows(campaign_id: int) -> int:
-    return Send.objects.filter(campaign_id=campaign_id, status__in=sending.OPEN_ROWS).count()
+    return Send.objects.filter(campaign_id=campaign_id, status__in=OPEN_ROWS).count()
 
 
 def _wait_for(predicate, workers: Workers, *, beat=None, timeout: float = DEADLINE) -> None:
@@ -225,7 +226,7 @@ def _assert_exactly_once(
     doubt = [email for email, status in rows if status == Row.DOUBT]
     # A killed worker leaves in doubt at most its rows accepted but not yet written (plus the
     # one in flight): the first MARK_EVERY of its batch still enviando.
-    assert len(doubt) <= killed * min(sending.MARK_EVERY, BATCH_SIZE)
+    assert len(doubt) <= killed * min(batches.MARK_EVERY, BATCH_SIZE)
     for email, status in rows:
         if email in excluded:
             assert counts[email] == 0 and status == Row.SKIPPED, email

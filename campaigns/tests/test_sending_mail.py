@@ -11,7 +11,7 @@ from django.core.mail import get_connection
 
 from campaigns import content, mail
 from campaigns.models import Campaign, Send, Suppression
-from campaigns.services import sending
+from campaigns.services import batches, recipients, sending
 from campaigns.tests.factories import CampaignFactory, consenting_contact, send_over_smtp
 from campaigns.tests.smtp_sink import SmtpSink
 
@@ -135,7 +135,7 @@ def test_unreachable_server_is_a_temporary_failure(marketing, django_capture_on_
     )
     with django_capture_on_commit_callbacks(execute=False):
         sending.campaign_send_now(campaign=campaign, user=marketing)
-        sending.campaign_materialize(campaign_id=campaign.pk)
-    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+        recipients.campaign_materialize(campaign_id=campaign.pk)
+    batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     row = Send.objects.get(campaign=campaign)
     assert row.status == Row.RETRY and row.attempts == 1 and row.next_attempt_at

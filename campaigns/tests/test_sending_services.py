@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.models import Campaign, Send, Suppression
-from campaigns.services import sending
+from campaigns.services import batches, recipients, reconcile, sending
 from campaigns.tests.factories import (
     CampaignFactory,
     SuppressionFactory,
@@ -62,7 +62,7 @@ def started(campaign, user, django_capture_on_commit_callbacks) -> Campaign:
     """Send now and materialise, as the first task would (without queueing the batches)."""
     with django_capture_on_commit_callbacks(execute=False):
         campaign = sending.campaign_send_now(campaign=campaign, user=user)
-        sending.campaign_materialize(campaign_id=campaign.pk)
+        recipients.campaign_materialize(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return campaign
 
@@ -136,8 +136,8 @@ def test_reconciler_starts_a_due_schedule_once(
     )
     later = timezone.now() + timedelta(minutes=6)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = sending.campaigns_reconcile(now=later)
-        second = sending.campaigns_reconcile(now=later - timedelta(seconds=30))
+        first = reconcile.campaigns_reconcile(now=later)
+        second = reconcile.campaigns_reconcile(now=later - timedelta(seconds=30))
     assert first.started == [campaign.pk]
     assert second.started == []
     assert len(callbacks) == 1  # one materialisation queued by the first (the second waits)
@@ -152,7 +152,7 @@ def test_pause_resume_cancel(campaign, marketing, django_capture_on_commit_callb
     with pytest.raises(ValidationError):
         sending.campaign_resume(campaign=campaign, user=marketing)
     sending.campaign_pause(campaign=campaign, user=marketing)
-    assert sending.campaign_claim(campaign_id=campaign.pk) is None  # paused: nothing claimed
+    assert batches.campaign_claim(campaign_id=campaign.pk) is None  # paused: nothing claimed
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sending.campaign_resume(campaign=campaign, user=marketing)
     assert len(callbacks) == 1
@@ -162,7 +162,7 @@ def test_pause_resume_cancel(campaign, marketing, django_capture_on_commit_callb
     assert set(campaign.sends.values_list("status", flat=True)) == {Row.CANCELLED}
     with pytest.raises(ValidationError, match="cancelar"):
         sending.campaign_cancel(campaign=campaign, user=marketing)
-    assert sending.campaign_claim(campaign_id=campaign.pk) is None
+    assert batches.campaign_claim(campaign_id=campaign.pk) is None
 
 
 # Materialisation ------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_materialise_only_eligible_once_lower_case(
         source=Consent.Source.FORM,
     )
     type(ok[0]).objects.filter(pk=ok[0].pk).update(email=ok[0].email.upper())
-    assert sending.recipient_count(campaign) == 3
+    assert recipients.recipient_count(campaign) == 3
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     rows = list(campaign.sends.order_by("contact_id"))
     assert [r.contact_id for r in rows] == [c.pk for c in ok]
@@ -194,10 +194,10 @@ def test_materialise_only_eligible_once_lower_case(
     assert {r.status for r in rows} == {Row.PENDING}
     assert {r.variant for r in rows} == {""}
     # Twice, or with the guard gone: the unique ledger adds nothing.
-    assert sending.campaign_materialize(campaign_id=campaign.pk) == 0
+    assert recipients.campaign_materialize(campaign_id=campaign.pk) == 0
     Campaign.objects.filter(pk=campaign.pk).update(materialized_at=None)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.campaign_materialize(campaign_id=campaign.pk)
+        recipients.campaign_materialize(campaign_id=campaign.pk)
     assert campaign.sends.count() == 3
 
 
@@ -210,26 +210,26 @@ def test_ab_split_and_decision(marketing, django_capture_on_commit_callbacks):
     variants = list(campaign.sends.values_list("variant", flat=True))
     assert variants.count("a") == 4 and variants.count("b") == 4 and variants.count("") == 12
     # Only the sample goes before the winner is known.
-    batch = sending.campaign_claim(campaign_id=campaign.pk)
+    batch = batches.campaign_claim(campaign_id=campaign.pk)
     assert {r.variant for r in batch.rows} == {"a", "b"}
-    sending.campaign_send_claimed(batch=batch, connection=FakeConnection())
-    assert sending.campaign_claim(campaign_id=campaign.pk) is None
+    batches.campaign_send_claimed(batch=batch, connection=FakeConnection())
+    assert batches.campaign_claim(campaign_id=campaign.pk) is None
     # B is opened more.
     b_rows = campaign.sends.filter(variant="b")
     b_rows.filter(pk__in=list(b_rows.values_list("pk", flat=True)[:3])).update(
         first_opened_at=timezone.now()
     )
-    assert sending.campaign_ab_decide(campaign_id=campaign.pk) == ""  # too early
+    assert recipients.campaign_ab_decide(campaign_id=campaign.pk) == ""  # too early
     later = timezone.now() + timedelta(hours=3)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert sending.campaign_ab_decide(campaign_id=campaign.pk, now=later) == "b"
+        assert recipients.campaign_ab_decide(campaign_id=campaign.pk, now=later) == "b"
     assert len(callbacks) == 1
     campaign.refresh_from_db()
     assert campaign.ab_winner == "b"
     assert not campaign.sends.filter(variant="").exists()
     connection = FakeConnection()
-    batch = sending.campaign_claim(campaign_id=campaign.pk)
-    sending.campaign_send_claimed(batch=batch, connection=connection)
+    batch = batches.campaign_claim(campaign_id=campaign.pk)
+    batches.campaign_send_claimed(batch=batch, connection=connection)
     assert {m.subject for m in connection.sent} == {"Otra cosa"}
 
 
@@ -242,7 +242,7 @@ def test_batch_sends_once_over_one_connection_and_finishes(
     people = contacts(5)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     connection = FakeConnection()
-    sent, again = sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    sent, again = batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sent == 5 and again is None
     assert connection.opened == 1
     assert sorted(m.to[0] for m in connection.sent) == sorted(c.email for c in people)
@@ -253,7 +253,7 @@ def test_batch_sends_once_over_one_connection_and_finishes(
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT and campaign.finished_at
     # Running again sends nothing.
-    assert sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)[0] == 0
+    assert batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)[0] == 0
     assert len(connection.sent) == 5
 
 
@@ -266,7 +266,7 @@ def test_unsubscribe_before_claim_is_honoured(
         contact=leaves, action=Consent.Action.WITHDRAW, source=Consent.Source.UNSUBSCRIBE
     )
     connection = FakeConnection()
-    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert [m.to[0] for m in connection.sent] == [stays.email]
     assert campaign.sends.get(contact=leaves).status == Row.SKIPPED
 
@@ -279,28 +279,28 @@ def test_temporary_failure_backs_off_then_fails(
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     busy = smtplib.SMTPRecipientsRefused({flaky.email: (451, b"try later")})
     connection = FakeConnection({flaky.email: busy})
-    sent, again = sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    sent, again = batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sent == 1
     row = campaign.sends.get(contact=flaky)
     assert row.status == Row.RETRY and row.attempts == 1
     delay = (row.next_attempt_at - timezone.now()).total_seconds()
-    assert sending.RETRY_BASE_SECONDS - 5 < delay <= sending.RETRY_BASE_SECONDS
+    assert batches.RETRY_BASE_SECONDS - 5 < delay <= batches.RETRY_BASE_SECONDS
     assert again == pytest.approx(delay, abs=5)
-    assert sending.campaign_claim(campaign_id=campaign.pk) is None  # not due yet
+    assert batches.campaign_claim(campaign_id=campaign.pk) is None  # not due yet
     later = timezone.now() + timedelta(hours=1)
-    batch = sending.campaign_claim(campaign_id=campaign.pk, now=later)
+    batch = batches.campaign_claim(campaign_id=campaign.pk, now=later)
     assert [r.contact_id for r in batch.rows] == [flaky.pk]
-    sending.campaign_send_claimed(batch=batch, connection=connection)
+    batches.campaign_send_claimed(batch=batch, connection=connection)
     row.refresh_from_db()
     assert row.status == Row.FAILED and row.attempts == 2 and "451" in row.error
     assert not Suppression.objects.exists()
-    assert sending.campaign_finish_if_done(campaign_id=campaign.pk)
+    assert batches.campaign_finish_if_done(campaign_id=campaign.pk)
 
 
 def test_backoff_is_exponential():
-    base = sending.RETRY_BASE_SECONDS
-    assert [sending.retry_delay(n).total_seconds() for n in (1, 2, 3)] == [base, 2 * base, 4 * base]
-    assert sending.retry_delay(30).total_seconds() == sending.RETRY_MAX_SECONDS
+    base = batches.RETRY_BASE_SECONDS
+    assert [batches.retry_delay(n).total_seconds() for n in (1, 2, 3)] == [base, 2 * base, 4 * base]
+    assert batches.retry_delay(30).total_seconds() == batches.RETRY_MAX_SECONDS
 
 
 def test_permanent_failure_suppresses_the_address(
@@ -309,7 +309,7 @@ def test_permanent_failure_suppresses_the_address(
     ok, gone = contacts(2)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     refused = smtplib.SMTPRecipientsRefused({gone.email: (550, b"no such user")})
-    sending.campaign_send_lane(
+    batches.campaign_send_lane(
         campaign_id=campaign.pk, connection=FakeConnection({gone.email: refused})
     )
     row = campaign.sends.get(contact=gone)
@@ -325,7 +325,7 @@ def test_lost_connection_keeps_the_rest_for_later(
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     gone = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
     connection = FakeConnection({people[1].email: gone})
-    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     statuses = dict(campaign.sends.values_list("contact_id", "status"))
     assert statuses[people[0].pk] == Row.SENT
     assert {statuses[c.pk] for c in people[1:]} == {Row.RETRY}
@@ -336,26 +336,26 @@ def test_lost_connection_keeps_the_rest_for_later(
 def test_dead_worker_claim_leaves_only_the_unwritten_window_in_doubt(
     campaign, marketing, django_capture_on_commit_callbacks
 ):
-    contacts(sending.MARK_EVERY + 5)
+    contacts(batches.MARK_EVERY + 5)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
-    batch = sending.campaign_claim(campaign_id=campaign.pk)
+    batch = batches.campaign_claim(campaign_id=campaign.pk)
     # The worker wrote the first two as sent, then died: of the rows still enviando, only the
     # first MARK_EVERY (accepted but not yet written, or in flight) may have reached the server.
     for row in batch.rows[:2]:
         Send.objects.filter(pk=row.id).update(status=Row.SENT, sent_at=timezone.now())
-    assert sending.release_stale_claims() == (0, 0)  # not stale yet
-    later = timezone.now() + timedelta(seconds=sending._claim_timeout() + 1)
-    assert sending.release_stale_claims(now=later) == (sending.MARK_EVERY, 3)
-    window = batch.rows[2 : 2 + sending.MARK_EVERY]
+    assert reconcile.release_stale_claims() == (0, 0)  # not stale yet
+    later = timezone.now() + timedelta(seconds=batches._claim_timeout() + 1)
+    assert reconcile.release_stale_claims(now=later) == (batches.MARK_EVERY, 3)
+    window = batch.rows[2 : 2 + batches.MARK_EVERY]
     assert set(campaign.sends.filter(status=Row.DOUBT).values_list("id", flat=True)) == {
         r.id for r in window
     }
-    never_sent = batch.rows[2 + sending.MARK_EVERY :]
+    never_sent = batch.rows[2 + batches.MARK_EVERY :]
     pending = campaign.sends.filter(status=Row.PENDING)
     assert set(pending.values_list("id", flat=True)) == {r.id for r in never_sent}
     assert {r.attempts for r in pending} == {0}
     connection = FakeConnection()
-    sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sorted(m.to[0] for m in connection.sent) == sorted(r.email for r in never_sent)
     # En duda counts as final: the campaign is over, the doubt stays visible.
     campaign.refresh_from_db()
@@ -367,15 +367,15 @@ def test_accepted_rows_are_written_every_few_messages(
 ):
     """A batch of 3×MARK_EVERY messages writes its sent rows in a few UPDATEs (not one per
     message), each row with its own Message-ID and time."""
-    contacts(3 * sending.MARK_EVERY)
+    contacts(3 * batches.MARK_EVERY)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
-    batch = sending.campaign_claim(campaign_id=campaign.pk)
+    batch = batches.campaign_claim(campaign_id=campaign.pk)
     connection = FakeConnection()
     # The message compiled (topic, links: once per process), the contacts, 3 UPDATEs of marks,
     # and a spare for a flush by time on a slow machine.
     with django_assert_max_num_queries(7):
-        result = sending.campaign_send_claimed(batch=batch, connection=connection)
-    assert result.sent == 3 * sending.MARK_EVERY
+        result = batches.campaign_send_claimed(batch=batch, connection=connection)
+    assert result.sent == 3 * batches.MARK_EVERY
     rows = {r.id: r for r in campaign.sends.all()}
     assert {r.status for r in rows.values()} == {Row.SENT}
     for message in connection.sent:
@@ -390,7 +390,7 @@ def test_a_failure_writes_the_accepted_rows_before_it(
     people = contacts(4)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     refused = smtplib.SMTPRecipientsRefused({people[2].email: (550, b"no such user")})
-    sending.campaign_send_lane(
+    batches.campaign_send_lane(
         campaign_id=campaign.pk, connection=FakeConnection({people[2].email: refused})
     )
     statuses = dict(campaign.sends.values_list("contact_id", "status"))
@@ -421,22 +421,22 @@ def test_reconciler_requeues_a_stalled_campaign(
     contacts(2)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        report = sending.campaigns_reconcile()
+        report = reconcile.campaigns_reconcile()
     assert report.requeued == [campaign.pk]
     assert len(callbacks) == 1
     # A worker on it (a recent claim): left alone.
-    sending.campaign_claim(campaign_id=campaign.pk, batch_size=1)
+    batches.campaign_claim(campaign_id=campaign.pk, batch_size=1)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert sending.campaigns_reconcile().requeued == []
+        assert reconcile.campaigns_reconcile().requeued == []
 
 
 def test_rate_limit_caps_a_minute(marketing, django_capture_on_commit_callbacks, monkeypatch):
-    monkeypatch.setattr(sending.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(batches.time, "sleep", lambda seconds: None)
     campaign = CampaignFactory(created_by=marketing, rate_per_minute=2)
     contacts(5)
     campaign = started(campaign, marketing, django_capture_on_commit_callbacks)
     connection = FakeConnection()
-    sent, again = sending.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+    sent, again = batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
     assert sent == 2
     assert 50 < again <= 60
 

@@ -29,6 +29,7 @@ from campaigns.permissions import (
     can_read_results,
     can_see_campaign_amounts,
 )
+from campaigns.selectors import analyses, funnels
 from campaigns.selectors import results as selectors
 from campaigns.services.segments import segment_create
 from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
@@ -93,14 +94,14 @@ def results_overview(request: HttpRequest) -> HttpResponse:
     with_amounts = can_see_campaign_amounts(request.user)
     page = paginate(
         request,
-        selectors.campaigns_with_results(),
+        analyses.campaigns_with_results(),
         OVERVIEW_PAGE_SIZE,
-        rows=selectors.sent_campaigns(),
+        rows=analyses.sent_campaigns(),
     )
-    page.object_list = selectors.with_stored_totals(list(page.object_list))
+    page.object_list = analyses.with_stored_totals(list(page.object_list))
     for campaign in page.object_list:
         campaign_stats_ensure(campaign=campaign)  # stale and still changing: one refresh queued
-    selectors.decorate_campaigns(page.object_list, with_amounts=with_amounts)
+    analyses.decorate_campaigns(page.object_list, with_amounts=with_amounts)
     return render(
         request,
         "campaigns/results/overview.html",
@@ -113,7 +114,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     _require_reader(request)
     campaign = _campaign(pk)
     with_amounts = can_see_campaign_amounts(request.user)
-    dimension = _choice(request, "por", selectors.DIMENSIONS, selectors.DEFAULT_DIMENSION)
+    dimension = _choice(request, "por", funnels.DIMENSIONS, funnels.DEFAULT_DIMENSION)
     campaign_stats_ensure(campaign=campaign)
     results = selectors.campaign_results(
         campaign=campaign, dimension=dimension, with_amounts=with_amounts
@@ -130,8 +131,8 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
             "results": results,
             "total": results.total,
             "can_see_amounts": with_amounts,
-            "dimension_links": _links(base, "por", selectors.DIMENSIONS, results.dimension),
-            "dimension_label": selectors.DIMENSIONS[results.dimension],
+            "dimension_links": _links(base, "por", funnels.DIMENSIONS, results.dimension),
+            "dimension_label": funnels.DIMENSIONS[results.dimension],
         },
     )
 
@@ -160,7 +161,7 @@ def campaign_results_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, _("Cifras actualizadas."))
     url = reverse("campaigns:campaign-results", args=[campaign.pk])
     dimension = request.POST.get("por", "")
-    if dimension in selectors.DIMENSIONS and dimension != selectors.DEFAULT_DIMENSION:
+    if dimension in funnels.DIMENSIONS and dimension != funnels.DEFAULT_DIMENSION:
         url = f"{url}?{urlencode({'por': dimension})}"
     return redirect(url)
 
@@ -168,18 +169,18 @@ def campaign_results_refresh(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def engagement(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
-    period = _choice(request, "periodo", selectors.PERIODS, selectors.DEFAULT_PERIOD)
-    dimension = _choice(request, "por", selectors.DIMENSIONS, "lifecycle")
-    data = selectors.engagement(period=period, dimension=dimension)
+    period = _choice(request, "periodo", analyses.PERIODS, analyses.DEFAULT_PERIOD)
+    dimension = _choice(request, "por", funnels.DIMENSIONS, "lifecycle")
+    data = analyses.engagement(period=period, dimension=dimension)
     base = reverse("campaigns:campaign-engagement")
     return render(
         request,
         "campaigns/results/engagement.html",
         {
             **data,
-            "period_links": _links(base, "periodo", selectors.PERIODS, period, por=dimension),
-            "dimension_links": _links(base, "por", selectors.DIMENSIONS, dimension, periodo=period),
-            "dimension_label": selectors.DIMENSIONS[dimension],
+            "period_links": _links(base, "periodo", analyses.PERIODS, period, por=dimension),
+            "dimension_links": _links(base, "por", funnels.DIMENSIONS, dimension, periodo=period),
+            "dimension_label": funnels.DIMENSIONS[dimension],
             "can_create_segment": can_manage_campaigns(request.user),
         },
     )
@@ -196,10 +197,10 @@ def inactive_segment_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Tu rol no puede crear segmentos."))
     period = request.POST.get("periodo", "")
     back = reverse("campaigns:campaign-engagement")
-    if period not in selectors.PERIODS:
+    if period not in analyses.PERIODS:
         messages.error(request, _("Elige un periodo válido para el segmento de inactivos."))
         return redirect(back)
-    label, days = selectors.PERIODS[period]
+    label, days = analyses.PERIODS[period]
     try:
         segment = segment_create(
             actor=request.user,
@@ -208,7 +209,7 @@ def inactive_segment_create(request: HttpRequest) -> HttpResponse:
             description=_("Recibieron campañas en los últimos %(days)s días y no abrieron ninguna.")
             % {"days": days},
             kind=Segment.Kind.DYNAMIC,
-            definition=selectors.inactive_definition(days),
+            definition=analyses.inactive_definition(days),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -224,8 +225,8 @@ def inactive_segment_create(request: HttpRequest) -> HttpResponse:
 def channels(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
     with_amounts = can_see_campaign_amounts(request.user)
-    period = _choice(request, "periodo", selectors.PERIODS, selectors.DEFAULT_PERIOD)
-    data = selectors.channels(period=period, with_amounts=with_amounts)
+    period = _choice(request, "periodo", analyses.PERIODS, analyses.DEFAULT_PERIOD)
+    data = analyses.channels(period=period, with_amounts=with_amounts)
     base = reverse("campaigns:campaign-channels")
     return render(
         request,
@@ -233,7 +234,7 @@ def channels(request: HttpRequest) -> HttpResponse:
         {
             **data,
             "can_see_amounts": with_amounts,
-            "period_links": _links(base, "periodo", selectors.PERIODS, period),
+            "period_links": _links(base, "periodo", analyses.PERIODS, period),
         },
     )
 
@@ -301,7 +302,7 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
         return cells
 
     first = None
-    for dimension, label in selectors.DIMENSIONS.items():
+    for dimension, label in funnels.DIMENSIONS.items():
         results = selectors.campaign_results(
             campaign=campaign, dimension=dimension, with_amounts=with_amounts
         )
@@ -402,7 +403,7 @@ def campaign_results_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     campaign_stats_ensure(campaign=campaign)
     sections = []
     first = None
-    for dimension, label in selectors.DIMENSIONS.items():
+    for dimension, label in funnels.DIMENSIONS.items():
         results = selectors.campaign_results(
             campaign=campaign, dimension=dimension, with_amounts=with_amounts
         )

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.models import Campaign, Send
 from campaigns.permissions import can_manage_campaigns, can_read_results
+from campaigns.selectors import sending as selectors
+from campaigns.services import recipients
 from campaigns.services import sending as services
 from crm.core.forms_utils import paginate, safe_next
 
@@ -100,7 +102,7 @@ def campaign_send(request: HttpRequest, pk: int) -> HttpResponse:
             "errors": errors,
             "can_send": not errors
             and campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED),
-            "recipients": services.recipient_count(campaign) if not errors else 0,
+            "recipients": recipients.recipient_count(campaign) if not errors else 0,
             "next": safe_next(request, campaign.get_absolute_url()),
         },
     )
@@ -163,7 +165,7 @@ def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         T + "cancel_confirm.html",
         {
             "campaign": campaign,
-            "progress": services.campaign_progress(campaign),
+            "progress": selectors.campaign_progress(campaign),
             "next": safe_next(request, campaign.get_absolute_url()),
         },
     )
@@ -182,7 +184,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
         template,
         {
             "campaign": campaign,
-            "progress": services.campaign_progress(campaign),
+            "progress": selectors.campaign_progress(campaign),
             "can_manage": can_manage_campaigns(request.user),
         },
     )
@@ -197,7 +199,7 @@ def campaign_sends(request: HttpRequest, pk: int) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     page = paginate(
         request,
-        services.campaign_sends(
+        selectors.campaign_sends(
             campaign=campaign, status=filters.get("status", ""), query=filters.get("q", "")
         ),
     )
@@ -211,7 +213,7 @@ def campaign_sends(request: HttpRequest, pk: int) -> HttpResponse:
             "campaign": campaign,
             "filter_form": form,
             "page_obj": page,
-            "progress": services.campaign_progress(campaign),
+            "progress": selectors.campaign_progress(campaign),
             "can_manage": can_manage_campaigns(request.user),
             "doubt": Send.Status.DOUBT,
         },

@@ -3,14 +3,15 @@
 from django.urls import path
 
 from opportunities.views import activities as views
+from opportunities.views import agenda
 
 urlpatterns = [
-    path("agenda/", views.agenda, name="agenda"),
-    path("agenda/semana/", views.agenda_week, name="agenda-week"),
-    path("agenda/visitas-pendientes/", views.visits_pending, name="visits-pending"),
+    path("agenda/", agenda.agenda, name="agenda"),
+    path("agenda/semana/", agenda.agenda_week, name="agenda-week"),
+    path("agenda/visitas-pendientes/", agenda.visits_pending, name="visits-pending"),
     path(
         "agenda/visitas-pendientes/total/",
-        views.visits_pending_count,
+        agenda.visits_pending_count,
         name="visits-pending-count",
     ),
     path("actividades/", views.activity_list, name="activity-list"),
@@ -40,6 +41,6 @@ urlpatterns = [
         views.contact_attempt,
         name="contact-attempt",
     ),
-    path("calendario/rotar/", views.calendar_feed_rotate, name="calendar-feed-rotate"),
-    path("calendario/<slug:token>.ics", views.calendar_feed, name="calendar-feed"),
+    path("calendario/rotar/", agenda.calendar_feed_rotate, name="calendar-feed-rotate"),
+    path("calendario/<slug:token>.ics", agenda.calendar_feed, name="calendar-feed"),
 ]
