@@ -14,12 +14,8 @@ from django.db import connection, transaction
 from campaigns.services import sending
 
 CELERY = Path(sys.executable).with_name("celery")
-# The names of the tasks the sending services queue (campaigns.services.sending).
-TASKS = {
-    "materialize": "campaigns.campaign_materialize",
-    "batch": "campaigns.campaign_send_batch",
-    "ab_decide": "campaigns.campaign_ab_decide",
-}
+# The names of the tasks the sending services queue, by their short key.
+TASKS = sending._TASKS
 
 
 def skip_reason(redis_url: str) -> str:
