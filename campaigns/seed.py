@@ -4,7 +4,9 @@ tracking, one scheduled, one draft, and a suppression list.
 Called by `seed_demo` after the contacts, accounts and deals exist. The recipients of each past
 campaign are what the product itself would pick (the segment compiled and filtered by the
 eligibility rule, deduplicated by address); only the outcomes (opens, clicks, bounces,
-unsubscribes) are drawn at random, at rates typical of B2B email in Mexico and Spain.
+unsubscribes) are drawn at random, at rates typical of B2B email in Mexico and Spain, from a
+random sequence of its own (seeded with the load's seed), so the campaigns do not change with
+how much the other apps drew.
 """
 
 import random
@@ -12,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
 
 from campaigns import content
 from campaigns.eligibility import eligible_q
@@ -21,6 +22,7 @@ from campaigns.segments import segment_queryset
 from contacts.models import Consent, ConsentLatest, Topic
 from contacts.services import consent_latest_advance
 from crm.core.models import Role, User
+from crm.core.seeding import Demo
 
 BATCH = 2000
 
@@ -182,9 +184,9 @@ def _marketing_user() -> User:
 
 
 @transaction.atomic
-def seed_campaigns(*, seed: int = 42, now: datetime | None = None) -> CampaignSeed:
-    rng = random.Random(seed)
-    now = now or timezone.now()
+def seed_campaigns(demo: Demo) -> CampaignSeed:
+    rng = random.Random(demo.seed)
+    now = demo.now
     author = _marketing_user()
     result = CampaignSeed()
     if author is None or Campaign.objects.exists():
