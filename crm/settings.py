@@ -93,6 +93,9 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A persistent connection broken by a database restart is noticed at the start of the next
+# request and reopened, so the application recovers without being restarted.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if IS_POSTGRES:
     # No JIT: this application's queries are short, and PostgreSQL's JIT spent 0.7 s compiling

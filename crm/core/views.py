@@ -1,6 +1,11 @@
+import sys
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.template import loader
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -22,3 +27,23 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, _("Tu contraseña se ha cambiado."))
         return super().form_valid(form)
+
+
+# How long a client is asked to wait when the database cannot be reached (a restart, a failover).
+RETRY_AFTER_SECONDS = 10
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database that cannot be reached answers 503 "volvemos enseguida", with
+    Retry-After, rather than a 500; any other error, the 500 page.
+
+    Django calls it while the exception is being handled. Neither page renders with the request's
+    context (its processors read the user, which needs the database).
+    """
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        context = {"retry_after": RETRY_AFTER_SECONDS}
+        response = HttpResponse(loader.render_to_string("503.html", context), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return HttpResponseServerError(loader.render_to_string("500.html"))
