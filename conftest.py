@@ -101,3 +101,14 @@ def client_for(db):
         return client
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the fuzz of crm/top/tests/test_fuzz.py tried, at the end of the run whatever the
+    verbosity (it records it as a property of its report, which xdist carries back from its
+    worker to this process, where only this root conftest is loaded)."""
+    reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    for report in reports:
+        for name, value in getattr(report, "user_properties", []):
+            if name == "fuzz" and report.when == "call":
+                terminalreporter.write_line(f"fuzz: {value}")

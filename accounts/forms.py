@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
-from crm.core.forms_utils import ListFilterForm, multi_choice
+from crm.core.forms_utils import ListFilterForm, TagsField, multi_choice
 from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
 from crm.core.text import format_phone
@@ -43,6 +43,7 @@ class AccountForm(forms.ModelForm):
             "tags",
             "notes",
         ]
+        field_classes = {"tags": TagsField}
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
-from crm.core.forms_utils import FastSelect, ListFilterForm, multi_choice
+from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, TagsField, multi_choice
 from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
 from crm.core.text import format_phone
@@ -53,6 +53,7 @@ class ContactForm(forms.ModelForm):
             "tags",
             "notes",
         ]
+        field_classes = {"tags": TagsField}
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
             "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -148,7 +149,7 @@ class ContactFilterForm(ListFilterForm):
     min_score = forms.IntegerField(
         label=_("Puntuación mínima"), required=False, min_value=0, max_value=100
     )
-    account = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    account = IdField(required=False)
 
     MORE = ("lead_source", "country", "min_score", "tag", "city", "region")
     TEXT_FIELDS = (*ListFilterForm.TEXT_FIELDS, "min_score")

@@ -13,7 +13,7 @@ from contacts.models import Contact
 from crm.core.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
 from crm.core.panels import panels_for
 from crm.core.permissions import can_create_records
-from crm.core.text import digits
+from crm.core.text import digits, parse_id
 
 ACCOUNT_PANEL_LIMIT = 20
 
@@ -86,10 +86,8 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     if not can_create_records(request.user):
         raise PermissionDenied(_("Tu rol no puede crear contactos."))
     initial = {}
-    if account_id := request.GET.get("account", "").strip():
-        account = (
-            account_by_pk(user=request.user, pk=int(account_id)) if account_id.isdigit() else None
-        )
+    if account_id := parse_id(request.GET.get("account")):
+        account = account_by_pk(user=request.user, pk=account_id)
         if account is not None:
             initial = {
                 "account": account.pk,
@@ -194,6 +192,8 @@ def contact_consent(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def account_contacts_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
     """The contacts panel of an account's sheet, loaded by htmx (crm.core.panels)."""
+    if parse_id(account_pk) is None:  # past any id (the URL takes any digits)
+        raise Http404(_("No existe esa cuenta."))
     contacts = selectors.contacts_of_account(user=request.user, account_id=account_pk)
     shown = list(contacts[: ACCOUNT_PANEL_LIMIT + 1])
     return render(

@@ -177,3 +177,12 @@ def test_list_pages_without_counting_and_counts_on_its_own_request(
             reverse("accounts:account-count"), {"status": "activo"}, HTTP_HX_REQUEST="true"
         )
     assert "de 30 en total" in total.text
+
+
+def test_a_tag_longer_than_the_tag_table_holds_is_the_forms_error(rep, client_for):
+    """SQLite kept it; PostgreSQL refused it with a 500."""
+    client = client_for(rep)
+    response = client.post(reverse("accounts:account-create"), {**VALID, "tags": "x" * 101})
+    assert response.status_code == 422
+    assert "Cada etiqueta admite como máximo 100 caracteres." in response.content.decode()
+    assert not Account.objects.exists()

@@ -18,6 +18,7 @@ from campaigns.segments import validate_definition
 from contacts.models import Contact
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, User
+from crm.core.text import parse_id
 
 # Contacts added or removed in one call: a selection from a list page, not the whole base.
 MAX_MEMBERS_PER_CALL = 5000
@@ -127,10 +128,10 @@ def segment_archive(*, actor: User, segment: Segment) -> Segment:
 
 
 def _contact_ids(contact_ids: Iterable[int]) -> list[int]:
-    try:
-        ids = sorted({int(pk) for pk in contact_ids})
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(_("La selección de contactos no es válida.")) from exc
+    ids = {parse_id(pk) for pk in contact_ids}
+    if None in ids:  # not a number, or one past any id (the database would refuse it)
+        raise ValidationError(_("La selección de contactos no es válida."))
+    ids = sorted(ids)
     if not ids:
         raise ValidationError(_("Selecciona al menos un contacto."))
     if len(ids) > MAX_MEMBERS_PER_CALL:

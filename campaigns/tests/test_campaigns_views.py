@@ -271,6 +271,8 @@ def test_preview_as_a_contact_of_the_segment(client_for, marketing):
     # Someone outside the segment is never shown: back to the first, with a warning.
     response = client.get(url, {"contact": outsider.pk})
     assert response.context["contact"] == lucia
+    response = client.get(url, {"contact": "²"})  # str.isdigit() says yes; int() said 500
+    assert response.context["contact"] == lucia
     response = client.get(url, {"contact": "ejemplo"})
     assert response.context["sample"] is True
     assert "para María" in response.content.decode()
@@ -279,6 +281,18 @@ def test_preview_as_a_contact_of_the_segment(client_for, marketing):
     page = response.content.decode()
     assert "Zamora" in page and "Ramos" not in page
     assert "<html" not in page
+
+
+def test_the_preview_picker_ignores_a_nul_byte(client_for, marketing):
+    """PostgreSQL refuses a NUL in a query (a 500); no name or email holds one."""
+    pedro = consenting_contact(first_name="Pedro", last_name="Zamora")
+    campaign = CampaignFactory(segment=_static_segment(pedro))
+    client = client_for(marketing)
+    url = reverse("campaigns:campaign-preview", args=[campaign.pk])
+    response = client.get(url, {"q": "za\x00m"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Zamora" in response.content.decode()
+    assert client.get(url, {"q": "\x00"}).status_code == 200
 
 
 def test_preview_frame(client_for, marketing):

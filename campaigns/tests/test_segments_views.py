@@ -265,6 +265,7 @@ def test_add_to_an_existing_list_and_remove(client_for, marketing):
     assert client.post(remove, {"contact": a.pk}).status_code == 302
     assert not SegmentMember.objects.exists()
     assert client.post(remove, {"contact": "x"}).status_code == 302
+    assert client.post(remove, {"contact": "²"}).status_code == 302  # isdigit(), yet no int
 
 
 def test_add_without_a_selection_or_to_a_dynamic_segment(client_for, marketing):
@@ -276,6 +277,19 @@ def test_add_without_a_selection_or_to_a_dynamic_segment(client_for, marketing):
     assert refused.status_code == 422  # not a choice: only static lists are offered
     assert not SegmentMember.objects.exists()
     assert not Segment.objects.filter(name="Vacía").exists()
+
+
+@pytest.mark.parametrize("chosen", ["9" * 40, "-1", "0"])
+def test_adding_ids_no_contact_can_have_to_a_new_list_creates_no_list(
+    client_for, marketing, chosen
+):
+    """The list is created only with its contacts: refused ids (past any database integer,
+    negative) leave no empty list behind, and answer the form again, not a 500."""
+    client = client_for(marketing)
+    response = client.post(ADD, {"contacts": [chosen], "new_name": "Feria 2027"})
+    assert response.status_code == 422
+    assert "no es válida" in response.content.decode()
+    assert not Segment.objects.filter(name="Feria 2027").exists()
 
 
 def test_static_members_page_queries(client_for, marketing, django_assert_max_num_queries):

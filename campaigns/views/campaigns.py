@@ -33,6 +33,7 @@ from campaigns.selectors.segments import segment_counts
 from campaigns.services import campaigns as services
 from contacts.models import Topic
 from crm.core.forms_utils import add_service_errors, paginate
+from crm.core.text import parse_id
 
 T = "campaigns/campaigns/"
 WIDTHS = {"phone": 375, "desktop": 700}
@@ -290,7 +291,7 @@ def _chosen(request: HttpRequest, campaign: Campaign, raw: str) -> tuple[bool, o
     raw = (raw or "").strip()
     if raw == SAMPLE:
         return True, None
-    contact_id = int(raw) if raw.isdigit() else None
+    contact_id = parse_id(raw)
     contact = selectors.preview_contact(campaign=campaign, contact_id=contact_id)
     if contact is None and contact_id is not None:
         messages.warning(request, _("Ese contacto no está en el segmento de la campaña."))
@@ -307,7 +308,8 @@ def _variant(request: HttpRequest, campaign: Campaign) -> str:
 def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     _require_manager(request)
     campaign = _campaign(pk)
-    q = request.GET.get("q", "").strip()[:100]
+    # No name or email holds a NUL byte (and PostgreSQL refuses one in a query).
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     width = request.GET.get("width", "desktop")
     width = width if width in WIDTHS else "desktop"
     variant = _variant(request, campaign)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,6 +29,7 @@ from campaigns.selectors import segments as selectors
 from campaigns.services import segments as services
 from crm.core.formats import grouped_integer_formatter
 from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
+from crm.core.text import parse_id
 
 TEMPLATES = "campaigns/segments/"
 
@@ -271,12 +273,15 @@ def segment_add_contacts(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         ids = form.cleaned_data["contacts"]
         try:
-            segment = form.cleaned_data["segment"] or services.segment_create(
-                actor=request.user, name=form.cleaned_data["new_name"], kind=Segment.Kind.STATIC
-            )
-            added = services.segment_add_contacts(
-                actor=request.user, segment=segment, contact_ids=ids
-            )
+            with transaction.atomic():  # a new list is kept only with its contacts
+                segment = form.cleaned_data["segment"] or services.segment_create(
+                    actor=request.user,
+                    name=form.cleaned_data["new_name"],
+                    kind=Segment.Kind.STATIC,
+                )
+                added = services.segment_add_contacts(
+                    actor=request.user, segment=segment, contact_ids=ids
+                )
         except ValidationError as exc:
             form.add_error(None, exc.messages)
         else:
@@ -299,12 +304,12 @@ def segment_add_contacts(request: HttpRequest) -> HttpResponse:
 def segment_remove_contact(request: HttpRequest, pk: int) -> HttpResponse:
     _require_manager(request)
     segment = _get_segment(request, pk)
-    contact_id = request.POST.get("contact", "")
+    contact_id = parse_id(request.POST.get("contact"))
     try:
-        if not contact_id.isdigit():
+        if contact_id is None:
             raise ValidationError(_("La selección de contactos no es válida."))
         removed = services.segment_remove_contacts(
-            actor=request.user, segment=segment, contact_ids=[int(contact_id)]
+            actor=request.user, segment=segment, contact_ids=[contact_id]
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

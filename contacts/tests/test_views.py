@@ -199,3 +199,36 @@ def test_contacts_panel_lists_contacts(rep, client_for, django_assert_max_num_qu
         )
     assert response.status_code == 200
     assert "Ver todos los contactos" in response.text
+
+
+HUGE = "9" * 40  # digits past any database integer (SQLite raised OverflowError)
+
+
+def test_ids_no_account_can_have_answer_a_form_error_or_404_never_500(rep, client_for):
+    account = AccountFactory(owner=rep)
+    client = client_for(rep)
+    client.raise_request_exception = False
+    for bad in ("abc", "²", HUGE):  # "²" passes str.isdigit(), not int()
+        assert client.get(reverse("contacts:contact-create"), {"account": bad}).status_code == 200
+        response = client.post(
+            reverse("contacts:contact-create"), {**_valid(account), "account": bad}
+        )
+        assert response.status_code == 422
+        assert 'name="account"' in response.content.decode()
+    assert not Contact.objects.exists()
+    for name in ("contacts:contact-list", "contacts:contact-count"):
+        assert client.get(reverse(name), {"account": HUGE}).status_code == 200
+    panel = client.get(f"/contactos/de-cuenta/{HUGE}/")
+    assert panel.status_code == 404
+
+
+def test_a_tag_longer_than_the_tag_table_holds_is_the_forms_error(rep, client_for):
+    """SQLite kept it; PostgreSQL refused it with a 500."""
+    account = AccountFactory(owner=rep)
+    client = client_for(rep)
+    response = client.post(
+        reverse("contacts:contact-create"), {**_valid(account), "tags": "feria, " + "x" * 101}
+    )
+    assert response.status_code == 422
+    assert "Cada etiqueta admite como máximo 100 caracteres." in response.content.decode()
+    assert not Contact.objects.exists()

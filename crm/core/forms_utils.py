@@ -11,8 +11,39 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from taggit.forms import TagField
+from taggit.models import Tag
 
 from crm.core.permissions import sales_users
+from crm.core.text import MAX_ID, parse_id
+
+
+class TagsField(TagField):
+    """Tags separated by commas (django-taggit), each no longer than the tag table holds: a
+    longer one is the form's error (SQLite would keep it; PostgreSQL refuses it)."""
+
+    def clean(self, value):
+        tags = super().clean(value)
+        limit = Tag._meta.get_field("name").max_length
+        if any(len(tag) > limit for tag in tags):
+            raise ValidationError(
+                _("Cada etiqueta admite como máximo %(limit)s caracteres."),
+                code="max_length",
+                params={"limit": limit},
+            )
+        return tags
+
+
+class IdField(forms.IntegerField):
+    """A record's id carried by a form (a hidden input, a filter): only a number an id can be,
+    so a longer one is the form's error, not the database's."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
 
 
 class FastSelect(forms.Select):
@@ -119,10 +150,8 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, row
     (the ids are already the filtered ones): the page's rows are then read by id from it.
     """
     per_page = per_page or settings.PAGE_SIZE
-    try:
-        number = max(1, int(request.GET.get("page", 1)))
-    except (TypeError, ValueError):
-        number = 1
+    # A page past any possible row is an empty page, not an offset the database refuses.
+    number = min(parse_id(request.GET.get("page")) or 1, MAX_ID // per_page)
     bottom = (number - 1) * per_page
     ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + per_page + 1])
     has_next = len(ids) > per_page
@@ -207,9 +236,14 @@ class ListFilterForm(forms.Form):
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
-    """Where to go back to: the form's `next` when it stays on this site, else `default`."""
+    """Where to go back to: the form's `next` when it is a path of this site, else `default`.
+
+    Only a path ("/contactos/12/"): `redirect()` would take any other word for the name of a
+    URL pattern, and fail on it."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
         return target
     return default
 

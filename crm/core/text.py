@@ -1,4 +1,5 @@
-"""Normalisation shared by every app: accent-free search text and phone numbers.
+"""Normalisation shared by every app: accent-free search text, phone numbers, and the ids a
+request names.
 
 Search must find "Pérez" when a user types "perez" on SQLite and PostgreSQL alike, and a phone
 number whatever its format, so records keep a normalised copy of what is searched (written by
@@ -97,3 +98,18 @@ def phone_query_digits(query: str, region: str | None = None) -> list[str]:
     if national and national not in found and len(national) >= 7:
         found.insert(0, national)
     return found
+
+
+# The largest id a table holds (BigAutoField). A larger number names no row, and the databases
+# refuse to compare a column with it (SQLite raises OverflowError; PostgreSQL, out of range).
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """The id a request names (`?account=12`, a hidden input), or None when it names none: not
+    a plain number, or one no row can have."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()):  # "²" and "٣" are digits, but no id
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None

@@ -1,5 +1,7 @@
 from django import forms
 
+from crm.core.text import parse_id
+
 
 class RecordPicker(forms.Widget):
     """Choose one record among many thousands: type to search, tap a result.
@@ -19,5 +21,7 @@ class RecordPicker(forms.Widget):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["search_url"] = self.search_url
-        context["widget"]["display"] = self.label_for(value) if value else ""
+        # A value sent back that is no id (a tampered form) names no record: no label to look
+        # up, and the form shows the field's error.
+        context["widget"]["display"] = self.label_for(value) if parse_id(value) else ""
         return context

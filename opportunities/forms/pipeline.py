@@ -11,9 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.core.forms_utils import FastSelect, ListFilterForm, multi_choice
+from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, multi_choice
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
+from crm.core.text import parse_id
 from crm.core.widgets import RecordPicker
 from opportunities.models import (
     Currency,
@@ -102,12 +103,12 @@ class OpportunityForm(forms.ModelForm):
         )
         if not account_id and not creating:
             account_id = self.instance.account_id
-        account_id = str(account_id) if account_id else ""
+        account_id = parse_id(account_id)
         self.fields["contact"].queryset = (
-            Contact.objects.filter(account_id=int(account_id), archived_at__isnull=True).order_by(
+            Contact.objects.filter(account_id=account_id, archived_at__isnull=True).order_by(
                 "last_name", "first_name"
             )
-            if account_id.isdigit()
+            if account_id
             else Contact.objects.none()
         )
         self.fields["contact"].empty_label = "—"
@@ -238,10 +239,25 @@ class BoardFilterForm(forms.Form):
         return data
 
 
+class StageIdsField(forms.ModelMultipleChoiceField):
+    """Stages by id. A value no id can be is the field's error before the database is asked:
+    Django would ask it, and SQLite refuses a number past its integers."""
+
+    def clean(self, value):
+        for pk in value or ():
+            if parse_id(pk) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super().clean(value)
+
+
 class OpportunityFilterForm(ListFilterForm):
     MORE = ("currency", "forecast_category", "close_from", "close_to")
 
-    stage = forms.ModelMultipleChoiceField(
+    stage = StageIdsField(
         label=_("Etapa"),
         queryset=Stage.objects.none(),
         required=False,
@@ -265,7 +281,7 @@ class OpportunityFilterForm(ListFilterForm):
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
-    account = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    account = IdField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

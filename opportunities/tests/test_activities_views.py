@@ -269,6 +269,16 @@ def test_visits_pending_page(client_for, rep):
     assert "Cuenta D" not in html
 
 
+@pytest.mark.parametrize("offset", ["9" * 40, "²", "-3", "abc"])
+def test_an_offset_no_page_can_have_starts_from_the_first_page(client_for, rep, offset):
+    AccountFactory(owner=rep, tier_auto="A", name="Cuenta A sin visitas")
+    client = client_for(rep)
+    visits = client.get(reverse("opportunities:visits-pending"), {"desde": offset})
+    assert visits.status_code == 200 and "Cuenta A sin visitas" in visits.content.decode()
+    agenda = client.get(reverse("opportunities:agenda"), {"bloque": "vencidas", "desde": offset})
+    assert agenda.status_code == 200
+
+
 def test_the_agenda_loads_the_due_visits_badge_after_the_page(client_for, rep, other_rep):
     AccountFactory(owner=rep, tier_auto="A", name="Cuenta A sin visitas")
     AccountFactory(owner=rep, tier_auto="B", name="Cuenta B sin visitas")

@@ -313,6 +313,54 @@ def test_create_refuses_a_contact_of_another_account(client_for, rep, deal):
     assert not Opportunity.objects.filter(name="X").exists()
 
 
+HUGE = "9" * 40  # digits past any database integer (SQLite raised OverflowError)
+
+
+@pytest.mark.parametrize("bad", ["abc", "²", HUGE])  # "²" passes str.isdigit(), not int()
+def test_ids_no_account_can_have_are_the_forms_error_not_a_500(client_for, rep, deal, bad):
+    client = client_for(rep)
+    client.raise_request_exception = False
+    response = client.post(
+        reverse("opportunities:opportunity-create"),
+        {
+            "name": "X",
+            "account": bad,
+            "stage": stage("Prospección").pk,
+            "currency": "MXN",
+            "expected_close_date": "2026-09-30",
+            "forecast_category": "pipeline",
+            "lead_source": "web",
+        },
+    )
+    assert response.status_code == 422
+    assert not Opportunity.objects.filter(name="X").exists()
+    create = client.get(reverse("opportunities:opportunity-create"), {"account": bad})
+    assert create.status_code == 200
+    options = client.get(reverse("opportunities:opportunity-contact-options"), {"account": bad})
+    assert options.status_code == 200
+    detail = client.get(deal.get_absolute_url(), {"edit_line": bad})
+    assert detail.status_code == 200
+
+
+def test_filters_with_ids_no_row_can_have_are_dropped_not_a_500(client_for, rep, deal):
+    client = client_for(rep)
+    client.raise_request_exception = False
+    for name in ("opportunities:opportunity-list", "opportunities:opportunity-count"):
+        for param in ("account", "stage"):
+            assert client.get(reverse(name), {param: HUGE}).status_code == 200, (name, param)
+    assert client.get(f"/ventas/oportunidades/de-cuenta/{HUGE}/").status_code == 404
+
+
+def test_a_next_that_is_not_a_path_goes_back_to_the_deal(client_for, rep, deal):
+    """redirect() took "abc" for the name of a URL pattern, and failed with a 500."""
+    response = client_for(rep).post(
+        reverse("opportunities:opportunity-move", args=[deal.pk]),
+        {"stage": stage("Calificación").pk, "next": "abc"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == deal.get_absolute_url()
+
+
 def test_contact_options_follow_the_account(client_for, rep, deal):
     response = client_for(rep).get(
         reverse("opportunities:opportunity-contact-options") + f"?account={deal.account_id}"

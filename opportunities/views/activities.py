@@ -15,6 +15,7 @@ from accounts.selectors import account_base
 from contacts.models import Contact
 from contacts.selectors import contact_base
 from crm.core.forms_utils import add_service_errors, paginate, safe_next
+from crm.core.text import parse_id
 from opportunities.forms.activities import (
     ActivityCompleteForm,
     ActivityEditForm,
@@ -42,13 +43,6 @@ class LinkRedirect(HttpResponseRedirect):
     """A redirect to the dialler or to WhatsApp, after the attempt has been logged."""
 
     allowed_schemes = ["tel", "https"]
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _require_seller(request: HttpRequest) -> None:
@@ -89,7 +83,7 @@ class Customer:
 
 
 def _account(request: HttpRequest, pk) -> Account:
-    account = account_base(user=request.user).filter(pk=_int(pk) or 0).first()
+    account = account_base(user=request.user).filter(pk=parse_id(pk) or 0).first()
     if account is None:
         raise Http404(_("No existe esa cuenta."))
     return account
@@ -97,7 +91,10 @@ def _account(request: HttpRequest, pk) -> Account:
 
 def _contact(request: HttpRequest, pk) -> Contact:
     contact = (
-        contact_base(user=request.user).select_related("account").filter(pk=_int(pk) or 0).first()
+        contact_base(user=request.user)
+        .select_related("account")
+        .filter(pk=parse_id(pk) or 0)
+        .first()
     )
     if contact is None:
         raise Http404(_("No existe ese contacto."))
@@ -108,7 +105,7 @@ def _opportunity(request: HttpRequest, pk) -> Opportunity:
     opportunity = (
         opportunity_list(user=request.user)
         .select_related("account", "contact")
-        .filter(pk=_int(pk) or 0)
+        .filter(pk=parse_id(pk) or 0)
         .first()
     )
     if opportunity is None:

@@ -15,11 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.formats import clock_time, pk_url_maker, weekday_date_formatter
 from crm.core.models import User
+from crm.core.text import parse_id
 from opportunities.forms.activities import AgendaOwnerForm
 from opportunities.models import Activity, CalendarFeed
 from opportunities.selectors import activities as selectors
 from opportunities.services import activities as services
-from opportunities.views.activities import T, _int, _require_seller
+from opportunities.views.activities import T, _require_seller
 
 
 def _agenda_rows(*buckets: list[Activity]) -> None:
@@ -73,7 +74,7 @@ def agenda(request: HttpRequest) -> HttpResponse:
     owner, owner_form = _agenda_owner(request)
     day = _date(request.GET.get("dia"))
     bucket = AGENDA_BUCKETS.get(request.GET.get("bloque", ""))
-    offsets = {bucket: _int(request.GET.get("desde")) or 0} if bucket else {}
+    offsets = {bucket: parse_id(request.GET.get("desde")) or 0} if bucket else {}
     params = {"owner": owner.pk} if owner.pk != request.user.pk else {}
     if day:
         params["dia"] = day.isoformat()
@@ -179,7 +180,7 @@ def visits_pending(request: HttpRequest) -> HttpResponse:
     """The accounts due a visit, most overdue first, a page at a time (?desde=<offset>)."""
     _require_seller(request)
     owner, owner_form = _agenda_owner(request)
-    offset = max(0, _int(request.GET.get("desde")) or 0)
+    offset = max(0, parse_id(request.GET.get("desde")) or 0)
     size = selectors.VISITS_PAGE
     rows = selectors.visits_pending(user=request.user, owner=owner, limit=size + 1, offset=offset)
     more = len(rows) > size

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.selectors import account_by_pk
 from contacts.models import Contact
 from crm.core.forms_utils import form_errors_text, paginate, safe_next
+from crm.core.text import parse_id
 from opportunities.forms.pipeline import (
     BoardFilterForm,
     LineItemForm,
@@ -238,8 +239,8 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     opportunity = _visible(request, pk)
     selectors.with_company_amounts([opportunity])
     editing = None
-    if (line_id := request.GET.get("edit_line", "")).isdigit():
-        line = opportunity.line_items.filter(pk=int(line_id)).first()
+    if line_id := parse_id(request.GET.get("edit_line")):
+        line = opportunity.line_items.filter(pk=line_id).first()
         editing = (line.pk, LineItemForm(instance=line, prefix=f"line-{line.pk}")) if line else None
     return render(
         request,
@@ -277,8 +278,8 @@ def _form_parts(form: OpportunityForm) -> dict:
 def opportunity_create(request: HttpRequest) -> HttpResponse:
     _require_seller(request)
     initial = {}
-    if (account_id := request.GET.get("account", "").strip()).isdigit():
-        account = account_by_pk(user=request.user, pk=int(account_id))
+    if account_id := parse_id(request.GET.get("account")):
+        account = account_by_pk(user=request.user, pk=account_id)
         if account is not None and account.archived_at is None:
             initial = {"account": account.pk, "name": ""}
     form = OpportunityForm(request.POST or None, initial=initial, user=request.user)
@@ -329,12 +330,12 @@ def opportunity_update(request: HttpRequest, pk: int) -> HttpResponse:
 def opportunity_contact_options(request: HttpRequest) -> HttpResponse:
     """The <option>s of the contact select for the account just chosen in the form."""
     _require_seller(request)
-    account_id = request.GET.get("account", "")
+    account_id = parse_id(request.GET.get("account"))
     contacts = (
-        Contact.objects.filter(account_id=int(account_id), archived_at__isnull=True)
+        Contact.objects.filter(account_id=account_id, archived_at__isnull=True)
         .only("id", "first_name", "last_name")
         .order_by("last_name", "first_name")[:200]
-        if account_id.isdigit()
+        if account_id
         else []
     )
     return render(request, "opportunities/pipeline/contact_options.html", {"contacts": contacts})
@@ -344,6 +345,8 @@ def opportunity_contact_options(request: HttpRequest) -> HttpResponse:
 def account_opportunities_panel(request: HttpRequest, account_pk: int) -> HttpResponse:
     """The opportunities panel of an account's sheet, loaded by htmx (crm.core.panels)."""
     _require_seller(request)
+    if parse_id(account_pk) is None:  # past any id (the URL takes any digits)
+        raise Http404(_("No existe esa cuenta."))
     rows = selectors.account_opportunities(user=request.user, account_id=account_pk)
     return render(
         request,

@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
-from crm.core.forms_utils import FastSelect, multi_choice
+from crm.core.forms_utils import FastSelect, IdField, multi_choice
 from crm.core.models import User
+from crm.core.text import parse_id
 from crm.core.widgets import RecordPicker
 from support.models import Priority, Ticket
 from support.permissions import account_ticketable_q, can_work_tickets, support_agents
@@ -54,10 +55,10 @@ def _date_input() -> forms.DateInput:
 
 
 def contacts_of(account_id) -> QuerySet[Contact]:
-    account_id = str(account_id or "")
-    if not account_id.isdigit():
+    account_id = parse_id(account_id)
+    if account_id is None:
         return Contact.objects.none()
-    return Contact.objects.filter(account_id=int(account_id), archived_at__isnull=True).order_by(
+    return Contact.objects.filter(account_id=account_id, archived_at__isnull=True).order_by(
         "last_name", "first_name", "id"
     )
 
@@ -222,10 +223,10 @@ class IdListField(forms.Field):
             return []
         if not isinstance(value, list | tuple):
             value = [value]
-        try:
-            return sorted({int(v) for v in value})
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(_("La selección de incidencias no es válida.")) from exc
+        ids = {parse_id(v) for v in value}
+        if None in ids:  # not a number, or one past any id (the database would refuse it)
+            raise ValidationError(_("La selección de incidencias no es válida."))
+        return sorted(ids)
 
 
 class BulkAssignForm(AssignForm):
@@ -254,8 +255,8 @@ class TicketFilterForm(forms.Form):
     )
     created_from = forms.DateField(label=_("Abierta desde"), required=False, widget=_date_input())
     created_to = forms.DateField(label=_("Abierta hasta"), required=False, widget=_date_input())
-    account = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    contact = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    account = IdField(required=False)
+    contact = IdField(required=False)
     queue = forms.ChoiceField(
         required=False, choices=[(q, q) for q in QUEUES], widget=forms.HiddenInput
     )

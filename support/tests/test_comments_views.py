@@ -380,6 +380,22 @@ def test_an_unknown_canned_response_leaves_the_text_alone(client_for, support, t
     assert ticket.comments.get().body == "Con texto."
 
 
+@pytest.mark.parametrize("canned_id", ["²", "9" * 40])
+def test_a_canned_response_id_no_row_can_have_leaves_the_text_alone(
+    client_for, support, ticket, canned_id
+):
+    """ "²" passed str.isdigit() and failed int() in the query: a 500."""
+    client = client_for(support)
+    client.raise_request_exception = False
+    response = client.get(
+        reverse("support:canned-response", args=[ticket.pk]),
+        {"canned": canned_id, "body": "Buenos días."},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert "Buenos días.</textarea>" in response.content.decode()
+
+
 def test_reps_do_not_get_canned_responses(client_for, rep, ticket, canned):
     response = client_for(rep).get(
         reverse("support:canned-response", args=[ticket.pk]), {"canned": canned.pk}

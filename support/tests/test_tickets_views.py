@@ -248,6 +248,21 @@ def test_bulk_assign_without_tickets_says_so(client_for, support):
     assert "Marca al menos una incidencia." in response.content.decode()
 
 
+@pytest.mark.parametrize("bad", ["9" * 40, "abc", "-1"])
+def test_bulk_assign_of_ids_no_ticket_can_have_says_so(client_for, support, ticket, bad):
+    """A number past the database's integers reached the query (SQLite: a 500)."""
+    client = client_for(support)
+    client.raise_request_exception = False
+    response = client.post(
+        reverse("support:ticket-bulk-assign"),
+        {"tickets": [ticket.pk, bad], "assignee": support.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "La selección de incidencias no es válida." in response.content.decode()
+    assert not Ticket.objects.filter(assignee__isnull=False).exists()
+
+
 def test_bulk_assign_never_redirects_elsewhere(client_for, support, ticket):
     response = client_for(support).post(
         reverse("support:ticket-bulk-assign"),
@@ -466,6 +481,31 @@ def test_the_account_picker_offers_only_the_accounts_one_may_open_for(
         .content.decode()
     )
     assert "Refaccionaria Hernández" in html and "Refacciones del Norte" not in html
+
+
+HUGE = "9" * 40  # digits past any database integer (SQLite raised OverflowError)
+
+
+@pytest.mark.parametrize("bad", ["abc", "²", HUGE])  # "²" passes str.isdigit(), not int()
+def test_ids_no_row_can_have_are_refused_or_dropped_not_a_500(client_for, support, contact, bad):
+    client = client_for(support)
+    client.raise_request_exception = False
+    data = {
+        "account": bad,
+        "contact": contact.pk,
+        "subject": "X",
+        "category": "consulta",
+        "channel": "email",
+        "priority": "baja",
+    }
+    assert client.post(reverse("support:ticket-create"), data).status_code == 422
+    assert not Ticket.objects.exists()
+    for name in ("support:ticket-create", "support:ticket-contact-options"):
+        for param in ("account", "contact"):
+            assert client.get(reverse(name), {param: bad}).status_code == 200, (name, param)
+    for name in ("support:ticket-list", "support:ticket-list-count"):
+        for param in ("account", "contact"):
+            assert client.get(reverse(name), {param: bad}).status_code == 200, (name, param)
 
 
 def test_the_contact_options_follow_the_account(client_for, support, rep, other_rep, contact):

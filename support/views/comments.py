@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from crm.core.forms_utils import add_service_errors, safe_next
+from crm.core.text import parse_id
 from support.forms.comments import CommentForm
 from support.models import Attachment, CannedResponse, Comment, Ticket
 from support.permissions import can_work_tickets
@@ -112,10 +113,9 @@ def _done(comment: Comment, ticket: Ticket, *, reopened: bool) -> tuple[str, str
 def _with_canned(request: HttpRequest, ticket: Ticket, data) -> str:
     """The composer's text with the chosen canned response (merge fields filled) appended."""
     body = data.get("body", "")
+    canned_id = parse_id(data.get("canned"))
     canned = (
-        CannedResponse.objects.filter(is_active=True, pk=data.get("canned")).first()
-        if str(data.get("canned") or "").isdigit()
-        else None
+        CannedResponse.objects.filter(is_active=True, pk=canned_id).first() if canned_id else None
     )
     if canned is None:
         return body

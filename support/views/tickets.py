@@ -19,6 +19,7 @@ from contacts.models import Contact
 from contacts.selectors import contact_base
 from crm.core.formats import datetime_formatter, pk_url_maker
 from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
+from crm.core.text import parse_id
 from support.forms.tickets import (
     AssignForm,
     BulkAssignForm,
@@ -267,22 +268,22 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _create_initial(request: HttpRequest) -> dict:
     """The form prefilled from the link that opened it (the caller lookup, a sheet's panel)."""
     initial: dict = {}
-    account_id = request.GET.get("account", "").strip()
-    contact_id = request.GET.get("contact", "").strip()
+    account_id = parse_id(request.GET.get("account"))
+    contact_id = parse_id(request.GET.get("contact"))
     ticketable = Account.objects.filter(
         account_ticketable_q(request.user), archived_at__isnull=True
     )
     contact = (
-        Contact.objects.filter(pk=int(contact_id), archived_at__isnull=True)
+        Contact.objects.filter(pk=contact_id, archived_at__isnull=True)
         .only("id", "account_id")
         .first()
-        if contact_id.isdigit()
+        if contact_id
         else None
     )
-    if not account_id.isdigit() and contact is not None and contact.account_id:
-        account_id = str(contact.account_id)
-    if account_id.isdigit() and ticketable.filter(pk=int(account_id)).exists():
-        initial["account"] = int(account_id)
+    if not account_id and contact is not None and contact.account_id:
+        account_id = contact.account_id
+    if account_id and ticketable.filter(pk=account_id).exists():
+        initial["account"] = account_id
         if contact is not None and contact.account_id == initial["account"]:
             initial["contact"] = contact.pk
     if request.GET.get("channel") in Ticket.Channel.values:
@@ -455,9 +456,9 @@ def ticket_account_picker(request: HttpRequest) -> HttpResponse:
 def ticket_contact_options(request: HttpRequest) -> HttpResponse:
     """The <option>s of the contact select for the account just chosen in the form."""
     _require_opener(request)
-    account_id = request.GET.get("account", "")
-    allowed = account_id.isdigit() and (
-        Account.objects.filter(account_ticketable_q(request.user), pk=int(account_id)).exists()
+    account_id = parse_id(request.GET.get("account"))
+    allowed = account_id is not None and (
+        Account.objects.filter(account_ticketable_q(request.user), pk=account_id).exists()
     )
     contacts = contacts_of(account_id).only("id", "first_name", "last_name") if allowed else []
     return render(request, T + "contact_options.html", {"contacts": contacts})

@@ -2,7 +2,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from crm.core.text import digits, fold, normalize_phone, phone_query_digits, search_text
+from crm.core.text import (
+    digits,
+    fold,
+    normalize_phone,
+    parse_id,
+    phone_query_digits,
+    search_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +124,25 @@ def test_phone_query_digits_ignores_queries_with_fewer_than_three_digits(query):
 
 def test_phone_query_digits_reads_the_query_in_the_given_region():
     assert phone_query_digits("612 34 56 78", "ES") == ["612345678"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        (12, 12),
+        (str(2**63 - 1), 2**63 - 1),
+        (str(2**63), None),  # past any id: the databases refuse to compare with it
+        ("9" * 40, None),
+        ("0", None),
+        ("-1", None),
+        ("1e3", None),
+        ("²", None),  # a digit to str.isdigit(), not to int()
+        ("abc", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_id_takes_only_numbers_an_id_can_be(raw, expected):
+    assert parse_id(raw) == expected

@@ -3,7 +3,7 @@ from django.test import RequestFactory
 
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
-from crm.core.forms_utils import paginate
+from crm.core.forms_utils import paginate, safe_next
 
 
 @pytest.mark.django_db
@@ -32,3 +32,45 @@ def test_rows_never_add_a_record_the_filters_left_out():
 
     assert [a.pk for a in page] == [kept.pk]
     assert left_out.pk not in {a.pk for a in page}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["9" * 40, str(2**63), "-3", "abc", "²"])
+def test_a_page_number_no_page_can_have_is_the_first_page(page):
+    """Not an OFFSET past the database's integers (SQLite: OverflowError, "datatype
+    mismatch")."""
+    account = AccountFactory()
+    request = RequestFactory().get("/", {"page": page})
+
+    listed = paginate(request, Account.objects.order_by("pk"), per_page=25)
+
+    assert listed.number == 1
+    assert list(listed) == [account]
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_last_one_is_empty():
+    AccountFactory()
+    request = RequestFactory().get("/", {"page": "9" * 18})
+
+    listed = paginate(request, Account.objects.order_by("pk"), per_page=25)
+
+    assert list(listed) == []
+    assert not listed.has_next
+
+
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("/contactos/12/", "/contactos/12/"),
+        ("/ventas/?page=2", "/ventas/?page=2"),
+        ("abc", "/inicio/"),  # redirect() would take it for a URL pattern's name: 500
+        ("2026-02-30", "/inicio/"),
+        ("https://otro.example/", "/inicio/"),
+        ("//otro.example/", "/inicio/"),
+        ("", "/inicio/"),
+    ],
+)
+def test_safe_next_is_only_a_path_of_this_site(next_url, expected):
+    request = RequestFactory().post("/", {"next": next_url})
+    assert safe_next(request, "/inicio/") == expected

@@ -1,4 +1,5 @@
 import pytest
+from axes.models import AccessAttempt
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -43,6 +44,15 @@ def test_login_is_throttled_after_repeated_failures(client, rep):
     assert response.status_code == 429
     assert "Demasiados intentos fallidos" in response.text
     assert AuditEvent.objects.filter(action="login_failed").count() >= 5
+
+
+def test_a_user_name_longer_than_any_is_the_forms_error_not_a_failed_login(client):
+    """django-axes stored it in its 255 characters: PostgreSQL refused it with a 500."""
+    response = client.post(reverse("crm:login"), {"username": "x" * 100_000, "password": "y"})
+    assert response.status_code == 200
+    assert "150 caracteres" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    assert not AuditEvent.objects.filter(action="login_failed").exists()
 
 
 def test_logout_needs_post(client_for, rep):
