@@ -10,6 +10,9 @@ from django.test import Client
 from crm.core.models import Role
 from crm.core.tests.factories import TeamFactory, UserFactory
 
+# The demo-data tests' fixtures (`demo`, `owners`), shared by the apps' tests/test_seed.py.
+pytest_plugins = ["crm.core.tests.seeding"]
+
 
 def _is_transactional(item) -> bool:
     marker = item.get_closest_marker("django_db")

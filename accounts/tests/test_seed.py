@@ -4,7 +4,6 @@ above whether they take them from the objects just built or from the database.""
 
 from io import StringIO
 
-import phonenumbers
 import pytest
 from taggit.models import TaggedItem
 
@@ -12,28 +11,11 @@ from accounts.models import Account
 from accounts.seed import account_rows, account_rows_existing, seed_account_tags, seed_accounts
 from accounts.validators import normalize_tax_id
 from crm.core.models import Role
-from crm.core.seed import portfolio_owners, seed_users
 from crm.core.seeding import Demo
+from crm.core.tests.seeding import is_e164
 from crm.core.text import digits, fold
 
 pytestmark = pytest.mark.django_db
-
-
-def _is_e164(number: str) -> bool:
-    parsed = phonenumbers.parse(number, None)
-    return phonenumbers.is_valid_number(parsed) and number == phonenumbers.format_number(
-        parsed, phonenumbers.PhoneNumberFormat.E164
-    )
-
-
-@pytest.fixture
-def owners(db) -> list[int]:
-    return portfolio_owners(seed_users())
-
-
-@pytest.fixture
-def demo() -> Demo:
-    return Demo(seed=42, stdout=StringIO())
 
 
 @pytest.fixture
@@ -50,7 +32,7 @@ def test_accounts_are_realistic(accounts, demo):
     for account in accounts:
         assert normalize_tax_id(account.tax_id, account.country) == account.tax_id
         if account.phone:
-            assert _is_e164(account.phone)
+            assert is_e164(account.phone)
             assert account.phone.startswith("+52" if account.country == "MX" else "+34")
             assert account.phone_digits == digits(account.phone)
         assert fold(account.name) in account.search_text

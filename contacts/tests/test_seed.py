@@ -4,7 +4,6 @@ talk to and some contacts with no account; tags; and a consent ledger that keeps
 
 from io import StringIO
 
-import phonenumbers
 import pytest
 from django.db.models import Count
 from django.db.models.functions import Lower
@@ -20,28 +19,11 @@ from contacts.seed import (
     seed_contact_tags,
     seed_contacts,
 )
-from crm.core.seed import portfolio_owners, seed_users
 from crm.core.seeding import Demo
+from crm.core.tests.seeding import is_e164
 from crm.core.text import digits, fold
 
 pytestmark = pytest.mark.django_db
-
-
-def _is_e164(number: str) -> bool:
-    parsed = phonenumbers.parse(number, None)
-    return phonenumbers.is_valid_number(parsed) and number == phonenumbers.format_number(
-        parsed, phonenumbers.PhoneNumberFormat.E164
-    )
-
-
-@pytest.fixture
-def owners(db) -> list[int]:
-    return portfolio_owners(seed_users())
-
-
-@pytest.fixture
-def demo() -> Demo:
-    return Demo(seed=42, stdout=StringIO())
 
 
 @pytest.fixture
@@ -63,7 +45,7 @@ def test_contacts_are_realistic(contacts, demo):
         assert fold(contact.first_name) in contact.search_text
         for number in (contact.phone, contact.mobile):
             if number:
-                assert _is_e164(number)
+                assert is_e164(number)
         assert contact.mobile_digits == digits(contact.mobile)
         assert 0 <= contact.lead_score <= 100
         if contact.account_id:
