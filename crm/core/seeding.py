@@ -24,6 +24,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
 from django.utils import timezone
 from faker import Faker
+from psycopg.types.json import Jsonb
 from taggit.models import Tag, TaggedItem
 
 BATCH_SIZE = 5000
@@ -214,6 +215,20 @@ def timestamps_as_given(*model_classes: type[models.Model]):
             field.auto_now, field.auto_now_add = auto_now, auto_now_add
 
 
+def _json_positions(fields, offset: int = 0) -> list[int]:
+    """Where the JSON columns are in a COPY row: their values go as JSON, not as arrays."""
+    return [i + offset for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+
+
+def _with_json(row, positions: list[int]) -> list:
+    if not positions:
+        return row
+    row = list(row)
+    for i in positions:
+        row[i] = Jsonb(row[i])
+    return row
+
+
 def bulk(model: type[models.Model], objs: list) -> None:
     """Insert `objs` and set their primary keys: COPY on PostgreSQL, else bulk_create.
 
@@ -231,6 +246,7 @@ def bulk(model: type[models.Model], objs: list) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(c) for c in [opts.pk.column, *(f.column for f in fields)])
     attnames = [f.attname for f in fields]
+    as_json = _json_positions(fields, offset=1)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BATCH_SIZE):
             batch = objs[start : start + BATCH_SIZE]
@@ -244,7 +260,8 @@ def bulk(model: type[models.Model], objs: list) -> None:
                 obj._state.db = connection.alias
             with cursor.cursor.copy(f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
                 for obj in batch:
-                    copy.write_row([obj.pk, *(getattr(obj, name) for name in attnames)])
+                    row = [obj.pk, *(getattr(obj, name) for name in attnames)]
+                    copy.write_row(_with_json(row, as_json))
 
 
 def bulk_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[tuple]) -> int:
@@ -262,14 +279,15 @@ def bulk_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[tup
                 ]
             )
         return len(rows)
-    columns_by_name = {f.attname: f.column for f in model._meta.concrete_fields}
+    by_name = {f.attname: f for f in model._meta.concrete_fields}
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(columns_by_name[name]) for name in fields)
+    columns = ", ".join(quote(by_name[name].column) for name in fields)
+    as_json = _json_positions([by_name[name] for name in fields])
     with connection.cursor() as cursor:
         table = quote(model._meta.db_table)
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(_with_json(row, as_json))
     return len(rows)
 
 

@@ -67,12 +67,22 @@ def test_bulk_writes_keep_the_given_times_and_set_the_ids():
     long_ago = timezone.now() - timedelta(days=400)
     field = QueuedTask._meta.get_field("created_at")
     with timestamps_as_given(QueuedTask):
-        tasks = [QueuedTask(name=f"demo.{n}", created_at=long_ago) for n in range(3)]
+        tasks = [QueuedTask(name=f"demo.{n}", args=[n], created_at=long_ago) for n in range(3)]
         bulk(QueuedTask, tasks)
-        assert bulk_rows_iter(QueuedTask, ("name", "created_at"), iter([("demo.x", long_ago)])) == 1
+        # COPY writes only the columns named: every NOT NULL one (no Django default applies).
+        fields = ("name", "args", "copies", "attempts", "last_error", "created_at")
+        row = ("demo.x", ["x", {"y": 1}], 1, 0, "", long_ago)
+        assert bulk_rows_iter(QueuedTask, fields, iter([row])) == 1
     assert field.auto_now_add
     assert all(task.pk for task in tasks)
     assert set(QueuedTask.objects.values_list("created_at", flat=True)) == {long_ago}
+    # JSON columns hold JSON (COPY would otherwise write a list as an array).
+    assert sorted(QueuedTask.objects.values_list("name", "args"), key=str) == [
+        ("demo.0", [0]),
+        ("demo.1", [1]),
+        ("demo.2", [2]),
+        ("demo.x", ["x", {"y": 1}]),
+    ]
 
 
 def test_timestamps_as_given_restores_the_flags_when_the_load_fails():
