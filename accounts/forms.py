@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Industry, Relationship, Size, Status, Tier
+from crm.core.concurrency import VersionedFormMixin
 from crm.core.forms_utils import ListFilterForm, TagsField, multi_choice
 from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
@@ -19,7 +20,7 @@ SORT_CHOICES = [
 ]
 
 
-class AccountForm(forms.ModelForm):
+class AccountForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = Account
         fields = [

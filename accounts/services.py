@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from crm.core.audit import audit
+from crm.core.concurrency import check_version
 from crm.core.models import AuditEvent, User
 from crm.core.permissions import assignable_owners, can_create_records, editable_by_owner_q
 
@@ -69,9 +70,13 @@ def account_update(
     data: dict,
     owner: User | None = None,
     tags: list[str] | None = None,
+    version: str | None = None,
 ) -> Account:
+    """`version`: what the edit form was loaded with; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written."""
     _check_can_edit(actor=actor, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    check_version(account, version, fields=(*ACCOUNT_FIELDS, "owner", "tags"))
     for field, value in data.items():
         if field in ACCOUNT_FIELDS:
             setattr(account, field, value)

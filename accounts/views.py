@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AccountFilterForm, AccountForm
 from accounts.models import Account
+from crm.core.concurrency import StaleEdit, edit_status
 from crm.core.forms_utils import owner_and_tags, paginate
 from crm.core.panels import panels_for
 from crm.core.permissions import can_create_records
@@ -105,8 +106,15 @@ def account_update(request: HttpRequest, pk: int) -> HttpResponse:
         data, owner, tags = owner_and_tags(form)
         try:
             account = services.account_update(
-                actor=request.user, account=account, data=data, owner=owner, tags=tags
+                actor=request.user,
+                account=account,
+                data=data,
+                owner=owner,
+                tags=tags,
+                version=form.loaded_version,
             )
+        except StaleEdit as exc:
+            form.show_conflict(exc.conflict)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -116,7 +124,7 @@ def account_update(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "accounts/account_form.html",
         {"form": form, "account": account, "creating": False},
-        status=200 if request.method == "GET" or not form.errors else 422,
+        status=edit_status(request, form),
     )
 
 

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
+from crm.core.concurrency import VersionedFormMixin
 from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, TagsField, multi_choice
 from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
@@ -29,7 +30,7 @@ CONSENT_FILTER_CHOICES = [
 ]
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = [

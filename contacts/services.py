@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Consent, ConsentLatest, Contact, Topic
 from crm.core.audit import audit
+from crm.core.concurrency import check_version
 from crm.core.models import AuditEvent, User
 from crm.core.permissions import assignable_owners, can_create_records, editable_by_owner_q
 
@@ -79,9 +80,13 @@ def contact_update(
     data: dict,
     owner: User | None = None,
     tags: list[str] | None = None,
+    version: str | None = None,
 ) -> Contact:
+    """`version`: what the edit form was loaded with; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written."""
     _check_can_edit(actor=actor, contact=contact)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    check_version(contact, version, fields=(*CONTACT_FIELDS, "owner", "tags"))
     for field, value in data.items():
         if field in CONTACT_FIELDS:
             setattr(contact, field, value)

@@ -10,6 +10,7 @@ from accounts.selectors import account_by_pk
 from contacts import selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
 from contacts.models import Contact
+from crm.core.concurrency import StaleEdit, edit_status
 from crm.core.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
 from crm.core.panels import panels_for
 from crm.core.permissions import can_create_records
@@ -138,8 +139,15 @@ def contact_update(request: HttpRequest, pk: int) -> HttpResponse:
         data, owner, tags = owner_and_tags(form)
         try:
             contact = services.contact_update(
-                actor=request.user, contact=contact, data=data, owner=owner, tags=tags
+                actor=request.user,
+                contact=contact,
+                data=data,
+                owner=owner,
+                tags=tags,
+                version=form.loaded_version,
             )
+        except StaleEdit as exc:
+            form.show_conflict(exc.conflict)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -149,7 +157,7 @@ def contact_update(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "contacts/contact_form.html",
         {"form": form, "contact": contact, "creating": False},
-        status=200 if request.method == "GET" or not form.errors else 422,
+        status=edit_status(request, form),
     )
 
 

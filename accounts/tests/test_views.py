@@ -1,8 +1,10 @@
 import pytest
 from django.urls import reverse
 
+from accounts import services
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
+from crm.core.tests.pages import form_values, loaded_version
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +68,16 @@ def test_list_query_count_is_constant(rep, client_for, django_assert_max_num_que
 def test_detail_shows_sheet_history_and_panel(rep, client_for, django_assert_max_num_queries):
     account = AccountFactory(owner=rep, name="Aceros del Norte", tags=["acero"])
     client = client_for(rep)
+    url = reverse("accounts:account-update", args=[account.pk])
     client.post(
-        reverse("accounts:account-update", args=[account.pk]),
-        {**VALID, "name": "Aceros del Norte SA", "tax_id": account.tax_id, "email": ""},
+        url,
+        {
+            **VALID,
+            "name": "Aceros del Norte SA",
+            "tax_id": account.tax_id,
+            "email": "",
+            "version": loaded_version(client, url),
+        },
     )
     with django_assert_max_num_queries(12):
         response = client.get(account.get_absolute_url())
@@ -186,3 +195,52 @@ def test_a_tag_longer_than_the_tag_table_holds_is_the_forms_error(rep, client_fo
     assert response.status_code == 422
     assert "Cada etiqueta admite como máximo 100 caracteres." in response.content.decode()
     assert not Account.objects.exists()
+
+
+# No lost update (issue 13 §2) ------------------------------------------------------------
+
+
+def test_a_stale_edit_overwrites_nothing_and_saving_again_reapplies(rep, manager, client_for):
+    account = AccountFactory(owner=rep, name="Aceros del Norte", notes="")
+    client = client_for(rep)
+    url = reverse("accounts:account-update", args=[account.pk])
+    data = form_values(client.get(url).text)
+    # Meanwhile the manager saves the same account.
+    services.account_update(actor=manager, account=account, data={"name": "Aceros del Bajío"})
+
+    response = client.post(url, {**data, "name": "Aceros Norteños", "notes": "Visita el lunes"})
+
+    assert response.status_code == 409
+    account.refresh_from_db()
+    assert (account.name, account.notes) == ("Aceros del Bajío", "")
+    page = response.text
+    assert f"{manager} guardó cambios en «Aceros del Bajío»" in page
+    assert "Revisa lo que cambió y vuelve a guardar." in page
+    assert "Nombre comercial</td>" in page and "<td>Aceros del Norte</td>" in page
+    again = form_values(page)
+    assert (again["name"], again["notes"]) == ("Aceros Norteños", "Visita el lunes")
+    assert again["version"] != data["version"]
+
+    response = client.post(url, again)
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.name, account.notes) == ("Aceros Norteños", "Visita el lunes")
+
+
+def test_an_edit_without_its_version_is_refused_like_a_stale_one(rep, client_for):
+    account = AccountFactory(owner=rep, name="Aceros del Norte")
+    client = client_for(rep)
+    url = reverse("accounts:account-update", args=[account.pk])
+    data = form_values(client.get(url).text)
+    del data["version"]  # a page from before the check
+
+    response = client.post(url, {**data, "name": "Aceros Norteños"})
+
+    assert response.status_code == 409
+    assert "no indica qué versión" in response.text
+    account.refresh_from_db()
+    assert account.name == "Aceros del Norte"
+    assert client.post(url, form_values(response.text)).status_code == 302
+    account.refresh_from_db()
+    assert account.name == "Aceros Norteños"

@@ -2,8 +2,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import AccountFactory
+from contacts import services
 from contacts.models import Consent, Contact
 from contacts.tests.factories import ConsentFactory, ContactFactory
+from crm.core.tests.pages import form_values
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +234,66 @@ def test_a_tag_longer_than_the_tag_table_holds_is_the_forms_error(rep, client_fo
     assert response.status_code == 422
     assert "Cada etiqueta admite como máximo 100 caracteres." in response.content.decode()
     assert not Contact.objects.exists()
+
+
+# No lost update (issue 13 §2) ------------------------------------------------------------
+
+
+def test_a_stale_edit_overwrites_nothing_and_saving_again_reapplies(rep, manager, client_for):
+    contact = ContactFactory(owner=rep, first_name="Ana", job_title="Compras")
+    client = client_for(rep)
+    url = reverse("contacts:contact-update", args=[contact.pk])
+    data = form_values(client.get(url).text)
+    # Meanwhile the manager saves the same contact.
+    services.contact_update(actor=manager, contact=contact, data={"job_title": "Directora"})
+
+    response = client.post(url, {**data, "first_name": "Anita"})
+
+    assert response.status_code == 409
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.job_title) == ("Ana", "Directora")
+    page = response.text
+    assert f"{manager} guardó cambios en «" in page
+    assert "Revisa lo que cambió y vuelve a guardar." in page
+    assert "<td>Puesto</td>" in page and "<td>Compras</td>" in page and "<td>Directora</td>" in page
+    again = form_values(page)
+    assert again["first_name"] == "Anita" and again["version"] != data["version"]
+
+    # The user takes the other change into their entries, and saves again.
+    response = client.post(url, {**again, "job_title": "Directora"})
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.job_title) == ("Anita", "Directora")
+
+
+def test_a_stale_edit_names_who_saved_even_when_the_contact_had_no_history(
+    rep, manager, client_for
+):
+    # Contacts loaded in bulk (the demo data, an import) have no history record yet.
+    contact = ContactFactory(owner=rep, job_title="Compras")
+    contact.history.all().delete()
+    client = client_for(rep)
+    url = reverse("contacts:contact-update", args=[contact.pk])
+    data = form_values(client.get(url).text)
+    services.contact_update(actor=manager, contact=contact, data={"job_title": "Directora"})
+    response = client.post(url, {**data, "job_title": "Gerente"})
+    assert response.status_code == 409
+    assert f"{manager} guardó cambios en «" in response.text
+
+
+def test_an_edit_without_its_version_is_refused_like_a_stale_one(rep, client_for):
+    contact = ContactFactory(owner=rep, first_name="Ana")
+    client = client_for(rep)
+    url = reverse("contacts:contact-update", args=[contact.pk])
+    data = form_values(client.get(url).text)
+    data.pop("version")
+
+    response = client.post(url, {**data, "first_name": "Anita"})
+
+    assert response.status_code == 409 and "no indica qué versión" in response.text
+    contact.refresh_from_db()
+    assert contact.first_name == "Ana"
+    assert client.post(url, form_values(response.text)).status_code == 302
+    contact.refresh_from_db()
+    assert contact.first_name == "Anita"

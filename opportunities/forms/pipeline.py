@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.concurrency import VersionedFormMixin
 from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, multi_choice
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
@@ -63,7 +64,7 @@ def _stage_label(stage: Stage, many_pipelines: bool) -> str:
     return f"{stage.pipeline.name} · {label}" if many_pipelines else label
 
 
-class OpportunityForm(forms.ModelForm):
+class OpportunityForm(VersionedFormMixin, forms.ModelForm):
     """Create or change a deal. The stage is chosen on creation only (then: move it)."""
 
     stage = forms.ModelChoiceField(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.concurrency import check_version
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
 from opportunities.models import (
@@ -132,10 +133,16 @@ def opportunity_update(
     account: Account | None = None,
     contact: Contact | None = None,
     owner: User | None = None,
+    version: str | None = None,
 ) -> Opportunity:
-    """Change the deal's data; the stage changes only through `opportunity_move`."""
+    """Change the deal's data; the stage changes only through `opportunity_move`.
+
+    `version`: what the edit form was loaded with; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
+    """
     _check_editable(actor=actor, opportunity=opportunity)
     opportunity = _locked(opportunity)
+    check_version(opportunity, version, fields=(*OPPORTUNITY_FIELDS, "account", "contact", "owner"))
     has_lines = opportunity.line_items.exists()
     for field, value in data.items():
         if field not in OPPORTUNITY_FIELDS or value is None:

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
+from crm.core.tests.pages import form_values, loaded_version
 from opportunities.models import Activity, ExchangeRate, LineItem, Opportunity, Product, StageChange
+from opportunities.services.pipeline import opportunity_update
 from opportunities.tests.factories import ActivityFactory, OpportunityFactory, ProductFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -369,9 +371,12 @@ def test_contact_options_follow_the_account(client_for, rep, deal):
 
 
 def test_update(client_for, rep, deal):
-    response = client_for(rep).post(
-        reverse("opportunities:opportunity-update", args=[deal.pk]),
+    client = client_for(rep)
+    url = reverse("opportunities:opportunity-update", args=[deal.pk])
+    response = client.post(
+        url,
         {
+            "version": loaded_version(client, url),
             "name": "Renovación 2027",
             "account": deal.account_id,
             "contact": deal.contact_id,
@@ -478,3 +483,68 @@ def test_the_deal_panel_of_another_reps_deal_is_404(rep, other_rep, client_for):
     assert client_for(rep).get(url).status_code == 404
     listing = f"{reverse('opportunities:activity-list')}?opportunity={opportunity.pk}"
     assert client_for(rep).get(listing).status_code == 404
+
+
+# No lost update (issue 13 §2) ------------------------------------------------------------
+
+
+def test_a_stale_edit_overwrites_nothing_and_saving_again_reapplies(client_for, rep, manager, deal):
+    client = client_for(rep)
+    url = reverse("opportunities:opportunity-update", args=[deal.pk])
+    data = form_values(client.get(url).text)
+    # Meanwhile the manager saves the same deal.
+    opportunity_update(
+        actor=manager,
+        opportunity=deal,
+        data={"expected_close_date": date(2027, 3, 31)},
+        contact=deal.contact,
+    )
+
+    response = client.post(url, {**data, "name": "Renovación 2027"})
+
+    assert response.status_code == 409
+    deal.refresh_from_db()
+    assert (deal.name, deal.expected_close_date) == ("Renovación 2026", date(2027, 3, 31))
+    page = response.text
+    # No history on deals: who saved is not known.
+    assert "Alguien guardó cambios en «Renovación 2026»" in page
+    assert "Revisa lo que cambió y vuelve a guardar." in page
+    assert "<td>Cierre previsto</td>" in page and "<td>31 de marzo de 2027</td>" in page
+    again = form_values(page)
+    assert again["name"] == "Renovación 2027" and again["version"] != data["version"]
+
+    response = client.post(url, again)
+
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert deal.name == "Renovación 2027"
+
+
+def test_an_edit_without_its_version_is_refused_like_a_stale_one(client_for, rep, deal):
+    client = client_for(rep)
+    url = reverse("opportunities:opportunity-update", args=[deal.pk])
+    data = form_values(client.get(url).text)
+    data.pop("version")
+
+    response = client.post(url, {**data, "name": "Renovación 2027"})
+
+    assert response.status_code == 409 and "no indica qué versión" in response.text
+    deal.refresh_from_db()
+    assert deal.name == "Renovación 2026"
+    assert client.post(url, form_values(response.text)).status_code == 302
+    deal.refresh_from_db()
+    assert deal.name == "Renovación 2027"
+
+
+def test_a_new_line_meanwhile_is_no_conflict_for_a_form_whose_amount_is_the_lines(
+    client_for, rep, deal
+):
+    LineItem.objects.create(opportunity=deal, description="A", quantity=1, unit_price=Decimal("10"))
+    client = client_for(rep)
+    url = reverse("opportunities:opportunity-update", args=[deal.pk])
+    data = form_values(client.get(url).text)
+    assert "amount" not in data  # disabled: the sum of the lines
+    opportunity_update(
+        actor=rep, opportunity=deal, data={"amount": Decimal("999")}, contact=deal.contact
+    )
+    assert client.post(url, {**data, "name": "Renovación 2027"}).status_code == 302

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import account_by_pk
 from contacts.models import Contact
+from crm.core.concurrency import StaleEdit, edit_status
 from crm.core.forms_utils import form_errors_text, paginate, safe_next
 from crm.core.text import parse_id
 from opportunities.forms.pipeline import (
@@ -311,8 +312,10 @@ def opportunity_update(request: HttpRequest, pk: int) -> HttpResponse:
         parts.pop("stage")
         try:
             opportunity = services.opportunity_update(
-                actor=request.user, opportunity=opportunity, **parts
+                actor=request.user, opportunity=opportunity, version=form.loaded_version, **parts
             )
+        except StaleEdit as exc:
+            form.show_conflict(exc.conflict)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -322,7 +325,7 @@ def opportunity_update(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "opportunities/pipeline/opportunity_form.html",
         {"form": form, "opportunity": opportunity, "creating": False},
-        status=200 if request.method == "GET" or not form.errors else 422,
+        status=edit_status(request, form),
     )
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.concurrency import VersionedFormMixin
 from crm.core.forms_utils import FastSelect, IdField, multi_choice
 from crm.core.models import User
 from crm.core.text import parse_id
@@ -154,7 +155,7 @@ class TicketForm(forms.ModelForm):
         }
 
 
-class TicketEditForm(forms.ModelForm):
+class TicketEditForm(VersionedFormMixin, forms.ModelForm):
     """What support corrects on a ticket; the status, the assignee and the customer move apart."""
 
     class Meta:

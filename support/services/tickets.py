@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.concurrency import check_version
 from crm.core.models import User
 from crm.core.text import search_text
 from support.models import StatusChange, Ticket, TicketCounter
@@ -174,15 +175,18 @@ def ticket_create(
 
 
 @transaction.atomic
-def ticket_update(*, actor: User, ticket: Ticket, data: dict) -> Ticket:
+def ticket_update(*, actor: User, ticket: Ticket, data: dict, version: str | None = None) -> Ticket:
     """Change the subject, description, category, channel or priority.
 
     A new priority moves the due times of the targets not yet reached (its SLA policy).
+    `version`: what the edit form was loaded with; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
     """
     _check_worker(actor)
     ticket = _locked(ticket)
     if ticket.status == Status.CLOSED:
         raise ValidationError(_("Una incidencia cerrada ya no se modifica."))
+    check_version(ticket, version, fields=UPDATE_FIELDS)
     old_priority = ticket.priority
     for field, value in data.items():
         if field not in UPDATE_FIELDS or value is None:

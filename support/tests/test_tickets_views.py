@@ -14,9 +14,11 @@ from contacts.tests.factories import ContactFactory
 from crm.core.models import Role
 from crm.core.panels import panels_for
 from crm.core.tests.factories import UserFactory
+from crm.core.tests.pages import form_values, loaded_version
 from opportunities.tests.factories import OpportunityFactory
 from support.models import StatusChange, Ticket
 from support.services import tickets as services
+from support.services.comments import comment_note
 from support.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -446,14 +448,17 @@ def test_the_form_refuses_a_contact_of_another_account(client_for, support, acco
 
 def test_edit_a_ticket(client_for, support, ticket):
     before = ticket.resolution_due
-    response = client_for(support).post(
-        reverse("support:ticket-edit", args=[ticket.pk]),
+    client = client_for(support)
+    url = reverse("support:ticket-edit", args=[ticket.pk])
+    response = client.post(
+        url,
         {
             "subject": "Falta la bomba de agua del pedido 4471",
             "description": "Faltó una pieza.",
             "category": "reclamacion",
             "channel": "telefono",
             "priority": "urgente",
+            "version": loaded_version(client, url),
         },
     )
     assert response.status_code == 302
@@ -559,3 +564,63 @@ def test_panels_of_records_that_do_not_exist(client_for, support):
     client = client_for(support)
     assert client.get(reverse("support:account-tickets-panel", args=[999999])).status_code == 404
     assert client.get(reverse("support:contact-tickets-panel", args=[999999])).status_code == 404
+
+
+# No lost update (issue 13 §2) ------------------------------------------------------------
+
+
+def test_a_stale_edit_overwrites_nothing_and_saving_again_reapplies(client_for, support, ticket):
+    client = client_for(support)
+    url = reverse("support:ticket-edit", args=[ticket.pk])
+    data = form_values(client.get(url).text)
+    # Meanwhile another agent saves the same ticket.
+    colleague = UserFactory(role=Role.SOPORTE)
+    services.ticket_update(actor=colleague, ticket=ticket, data={"priority": "urgente"})
+
+    response = client.post(url, {**data, "subject": "Falta la bomba de agua"})
+
+    assert response.status_code == 409
+    ticket.refresh_from_db()
+    assert ticket.subject == "El pedido 4471 llegó sin la bomba de agua"
+    assert ticket.priority == "urgente"
+    page = response.text
+    assert "guardó cambios en «" in page and "Revisa lo que cambió y vuelve a guardar." in page
+    assert "<td>Prioridad</td>" in page and "<td>Urgente</td>" in page
+    again = form_values(page)
+    assert again["subject"] == "Falta la bomba de agua" and again["version"] != data["version"]
+
+    response = client.post(url, again)
+
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.subject == "Falta la bomba de agua"
+
+
+def test_an_edit_without_its_version_is_refused_like_a_stale_one(client_for, support, ticket):
+    client = client_for(support)
+    url = reverse("support:ticket-edit", args=[ticket.pk])
+    data = form_values(client.get(url).text)
+    data.pop("version")
+
+    response = client.post(url, {**data, "subject": "Falta la bomba de agua"})
+
+    assert response.status_code == 409 and "no indica qué versión" in response.text
+    ticket.refresh_from_db()
+    assert ticket.subject == "El pedido 4471 llegó sin la bomba de agua"
+    assert client.post(url, form_values(response.text)).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.subject == "Falta la bomba de agua"
+
+
+def test_a_comment_meanwhile_is_no_conflict(client_for, support, ticket):
+    """A note touches the ticket's updated_at, not what the edit form changes."""
+    client = client_for(support)
+    url = reverse("support:ticket-edit", args=[ticket.pk])
+    data = form_values(client.get(url).text)
+    before = Ticket.objects.get(pk=ticket.pk).updated_at
+    comment_note(actor=support, ticket=ticket, body="Llamé al cliente.")
+    assert Ticket.objects.get(pk=ticket.pk).updated_at != before
+
+    assert client.post(url, {**data, "subject": "Falta la bomba de agua"}).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.subject == "Falta la bomba de agua"

@@ -17,6 +17,7 @@ from accounts.models import Account
 from accounts.selectors import account_by_pk, account_list
 from contacts.models import Contact
 from contacts.selectors import contact_base
+from crm.core.concurrency import StaleEdit, edit_status
 from crm.core.formats import datetime_formatter, pk_url_maker
 from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
 from crm.core.text import parse_id
@@ -332,8 +333,13 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             ticket = services.ticket_update(
-                actor=request.user, ticket=ticket, data=form.cleaned_data
+                actor=request.user,
+                ticket=ticket,
+                data=form.cleaned_data,
+                version=form.loaded_version,
             )
+        except StaleEdit as exc:
+            form.show_conflict(exc.conflict)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -343,7 +349,7 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         T + "ticket_form.html",
         {"form": form, "ticket": ticket, "creating": False},
-        status=200 if request.method == "GET" or not form.errors else 422,
+        status=edit_status(request, form),
     )
 
 

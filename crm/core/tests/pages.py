@@ -1,0 +1,54 @@
+"""What a test reads back from a page: the values of its form, as a browser would post them."""
+
+from html.parser import HTMLParser
+
+
+class _FormValues(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and "disabled" not in attrs:
+            kind = attrs.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.values[name] = attrs.get("value") or "on"
+            elif kind not in ("submit", "button", "file"):
+                self.values[name] = attrs.get("value") or ""
+        elif tag == "select" and name and "disabled" not in attrs:
+            self._select = name
+            self.values.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select] = attrs.get("value") or ""
+        elif tag == "textarea" and name and "disabled" not in attrs:
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            # Django writes a newline after <textarea>, which browsers drop.
+            text = self.values[self._textarea] + data
+            self.values[self._textarea] = text.removeprefix("\n")
+
+
+def form_values(html: str) -> dict[str, str]:
+    """The fields of the page's form(s) and their values, as the page shows them."""
+    parser = _FormValues()
+    parser.feed(html)
+    return parser.values
+
+
+def loaded_version(client, url: str) -> str:
+    """The version an edit page carries (crm.core.concurrency): what its form posts back."""
+    return form_values(client.get(url).text)["version"]
