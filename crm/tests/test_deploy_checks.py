@@ -1,0 +1,41 @@
+"""`manage.py check --deploy` is clean with the production settings of README "Deploying for
+real" (DEBUG off, HTTPS on, a long random SECRET_KEY, the site's host), issue 13 §6."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check_deploy(**env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_the_production_settings():
+    production = {
+        "DEBUG": "false",
+        "HTTPS": "true",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "crm.example.com",
+    }
+    result = _check_deploy(**production)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_https_is_left_off():
+    result = _check_deploy(
+        DEBUG="false", HTTPS="false", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="x.mx"
+    )
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout  # SECURE_SSL_REDIRECT
