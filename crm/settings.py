@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "crm.core.middleware.SessionIdleMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -283,7 +284,10 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="MX")
 # Sessions and cookies. Production runs behind HTTPS: set HTTPS=true there (README, "Deploy"),
 # which turns on the secure cookies, HSTS and the redirect that `check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 60 * 60 * 12
+# A session ends after this long without a request (crm.core.middleware.SessionIdleMiddleware),
+# moved forward at most every SESSION_TOUCH_SECONDS so that pages do not write it each time.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
+SESSION_TOUCH_SECONDS = 5 * 60
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

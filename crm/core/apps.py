@@ -20,3 +20,12 @@ class CrmConfig(AppConfig):
         signals.user_login_failed.connect(
             audit_hooks.on_login_failed, dispatch_uid="crm-audit-login-failed"
         )
+        # The idle clock of the session starts at sign-in (crm.core.middleware).
+        signals.user_logged_in.connect(_start_idle_clock, dispatch_uid="crm-session-idle")
+
+
+def _start_idle_clock(sender, request, user, **kwargs) -> None:
+    from crm.core.middleware import session_touch
+
+    if request is not None and hasattr(request, "session"):
+        session_touch(request.session)
