@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -37,16 +36,12 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from crm.core.tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 # Pending connections the kernel keeps for the server (asyncio's default is 100).
 BACKLOG = 1024
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _message_id(content: bytes) -> str:

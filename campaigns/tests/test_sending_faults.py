@@ -34,7 +34,6 @@ from campaigns.tests.smtp_sink import SmtpSink
 from campaigns.tests.workers import (
     CELERY,
     broker_app,
-    database_url,
     enqueue_through,
     redis_database,
 )
@@ -42,6 +41,7 @@ from contacts.models import Consent, Contact
 from contacts.services import consent_latest_rebuild, consent_record
 from crm.core.models import AuditEvent, Role
 from crm.core.tests.factories import UserFactory
+from crm.core.tests.processes import database_url
 
 # Its own Redis database (flushed by the tests); SENDING_FAULTS_REDIS_URL picks another one.
 REDIS_URL = os.environ.get("SENDING_FAULTS_REDIS_URL", "redis://127.0.0.1:6379/5")

@@ -128,7 +128,7 @@ def test_real_smtp_batch_with_refusals(marketing, settings, django_capture_on_co
 def test_unreachable_server_is_a_temporary_failure(marketing, django_capture_on_commit_callbacks):
     consenting_contact()
     campaign = CampaignFactory(created_by=marketing)
-    from campaigns.tests.smtp_sink import free_port
+    from crm.core.tests.processes import free_port
 
     connection = get_connection(
         "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=free_port(), timeout=2

@@ -1,11 +1,11 @@
-"""What the tests with real Celery workers share (campaigns/tests/test_sending_faults.py and the
-marketing journey in crm/tests/browser/): whether they can run here, the worker's database URL,
-and the sending services queueing their tasks, by name, to the workers' own Redis database."""
+"""What the tests with real Celery workers share (campaigns/tests/test_sending_faults.py and
+the marketing journey in crm/top/tests/browser/): whether they can run here, and the sending
+services queueing their tasks, by name, to the workers' own Redis database. The workers'
+database URL is crm.core.tests.processes.database_url."""
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from celery import Celery
@@ -31,17 +31,6 @@ def skip_reason(redis_url: str) -> str:
     if not CELERY.exists():
         return f"no se encuentra el ejecutable de Celery en {CELERY}"
     return ""
-
-
-def database_url() -> str:
-    """The test database (its name read from the live connection, so it works under xdist)."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
 def broker_app(name: str, redis_url: str) -> Celery:

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from accounts.tests.factories import AccountFactory
-from campaigns.tests.workers import database_url
 from contacts.tests.factories import ContactFactory
+from crm.core.tests.processes import database_url
 from ops.pg_restart_drill import server_program
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,6 @@ missing messages on the queue, and running them as a worker would sends each ema
 import base64
 import json
 import shutil
-import socket
 import subprocess
 import time
 from datetime import timedelta
@@ -25,6 +24,7 @@ from django.utils import timezone
 from contacts.tests.factories import ContactFactory
 from crm.core.models import QueuedTask
 from crm.core.queue import queued_tasks_dispatch
+from crm.core.tests.processes import free_port
 from opportunities.models import LineItem
 from opportunities.services.quotes import quote_issue
 from opportunities.tests.factories import OpportunityFactory
@@ -34,17 +34,11 @@ from support.tests.factories import TicketFactory
 REDIS_SERVER = shutil.which("redis-server")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PrivateRedis:
     """A redis-server of this test alone, on its own port, that it can stop and start."""
 
     def __init__(self, folder):
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = folder
         self.process = None
 

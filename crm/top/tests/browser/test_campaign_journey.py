@@ -30,7 +30,6 @@ from campaigns.tests.smtp_sink import SmtpSink
 from campaigns.tests.workers import (
     CELERY,
     broker_app,
-    database_url,
     enqueue_through,
     redis_database,
 )
@@ -38,6 +37,7 @@ from contacts.models import Consent
 from contacts.tests.factories import ContactFactory
 from crm.core.models import Role
 from crm.core.tests.factories import PASSWORD, UserFactory
+from crm.core.tests.processes import database_url
 
 pytestmark = pytest.mark.browser
 
