@@ -9,6 +9,7 @@ from django.test import Client
 
 from crm.core.models import Role
 from crm.core.tests.factories import TeamFactory, UserFactory
+from crm.core.tests.mfa import sign_in
 
 # The demo-data tests' fixtures (`demo`, `owners`), shared by the apps' tests/test_seed.py.
 pytest_plugins = ["crm.core.tests.seeding"]
@@ -96,22 +97,22 @@ def admin_user(db):
 
 @pytest.fixture
 def client_for(db):
-    """`client_for(user)`: a fresh test client logged in as `user`."""
+    """`client_for(user)`: a fresh test client logged in as `user` (an administrator's session
+    has passed the second step too, crm.core.tests.mfa.sign_in)."""
 
     def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return sign_in(Client(), user)
 
     return make
 
 
 def pytest_terminal_summary(terminalreporter):
-    """What the fuzz of crm/top/tests/test_fuzz.py tried, at the end of the run whatever the
+    """What the fuzz of crm/top/tests/test_fuzz.py and the stored-script test of
+    crm/top/tests/browser/test_xss.py tried, at the end of the run whatever the
     verbosity (it records it as a property of its report, which xdist carries back from its
     worker to this process, where only this root conftest is loaded)."""
     reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
     for report in reports:
         for name, value in getattr(report, "user_properties", []):
-            if name == "fuzz" and report.when == "call":
-                terminalreporter.write_line(f"fuzz: {value}")
+            if name in ("fuzz", "xss") and report.when == "call":
+                terminalreporter.write_line(f"{name}: {value}")

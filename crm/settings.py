@@ -41,6 +41,10 @@ INSTALLED_APPS = [
     "taggit",
     "simple_history",
     "axes",
+    # Two-factor sign-in (crm.core.mfa): authenticator apps (TOTP) and one-time recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_celery_beat",
     "anymail",
     "crm.core",
@@ -55,16 +59,25 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The page's Content-Security-Policy and Permissions-Policy (see CONTENT_SECURITY_POLICY).
+    "csp.middleware.CSPMiddleware",
+    "crm.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second step of sign-in.
+    "django_otp.middleware.OTPMiddleware",
     "crm.core.middleware.SessionIdleMiddleware",
+    # Whoever must use two-factor sign-in (MFA_REQUIRED_ROLES) reaches nothing else until done.
+    "crm.core.middleware.MFARequiredMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A form sent twice (a double tap) is saved once: after auth, messages and htmx.
+    "crm.core.submit_once.SubmitOnceMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "crm.core.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -85,6 +98,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "crm.core.context_processors.navigation",
             ],
+            # `{% submit_once %}` sits beside `{% csrf_token %}` in every form, built in like it.
+            "builtins": ["crm.core.templatetags.submit_once"],
         },
     },
 ]
@@ -130,13 +145,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Login throttling: five failures for one user name from one address lock it for an hour.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Login throttling (django-axes), two locks, each for an hour: LOGIN_FAILURE_LIMIT failures for
+# one user name from one address lock that name there; LOGIN_IP_FAILURE_LIMIT failures from one
+# address, whatever the user names (someone trying many), lock the address. A wrong second-step
+# code is a failure too. Axes compares one limit with the most failures of either lock, so the
+# limit is a function of the request (crm.core.throttling.failure_limit).
+LOGIN_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
+AXES_FAILURE_LIMIT = "crm.core.throttling.failure_limit"
 AXES_COOLOFF_TIME = 1
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# Signing in forgives that user name's own failures only, not the address's failures on other
+# names (crm.core.throttling.forgive_on_login): one good account must not reset a lock.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
+
+# Two-factor sign-in (crm.core.mfa): an authenticator app's six-digit code (TOTP) after the
+# password, or one of ten one-time recovery codes. Optional for everyone, required for these
+# roles (and superusers), who are sent to set it up on their first sign-in.
+MFA_REQUIRED_ROLES = env.list("MFA_REQUIRED_ROLES", default=["administrador"])
+# The name the authenticator app shows beside the account.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="CRM")
+# The admin's device pages do not show the secret keys and recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]
@@ -236,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.sessions_clear",
         "schedule": crontab(minute=0, hour=3),
     },
+    "submitted-forms-clear-nightly": {
+        "task": "crm.submitted_forms_clear",
+        "schedule": crontab(minute=5, hour=3),
+    },
     "support-sla-check": {"task": "support.sla_check", "schedule": 300.0},
     # Public replies whose email task was lost (the ledger is the comment's emailed_at).
     "support-replies-requeue": {"task": "support.comment_replies_requeue", "schedule": 600.0},
@@ -291,7 +327,47 @@ SESSION_TOUCH_SECONDS = 5 * 60
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Same-origin: a link out of the CRM (a customer's website, a map) carries no referrer at all,
+# not even the origin; the CRM's own URLs hold searches and record ids.
 SECURE_REFERRER_POLICY = "same-origin"
+# django-csp: only the CRM's own files run and style the pages, no inline script, style or
+# handler (static/js/crm.js handles the data-* attributes that replace them); data: images are
+# Bootstrap's SVG icons (select arrows, check marks, close buttons). The campaign preview's
+# frame and the support attachments carry a policy of their own (their views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Browser features no page uses are turned off for the CRM and anything it frames
+# (crm.core.middleware.PermissionsPolicyMiddleware); the agenda's "copy the address" button
+# writes to the clipboard, which stays allowed to the CRM itself.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "clipboard-write": ["self"],
+    "display-capture": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "screen-wake-lock": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
 if env.bool("HTTPS", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

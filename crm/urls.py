@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", include("crm.top.urls")),
@@ -11,6 +13,11 @@ urlpatterns = [
     path("campanas/", include("campaigns.urls")),
     path("m/", include("campaigns.urls.public")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The admin's own sign-in form would skip the second step: everyone signs in at crm:login.
+    path(
+        "admin/login/",
+        login_not_required(RedirectView.as_view(pattern_name="crm:login", query_string=True)),
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,7 +12,7 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import signals
 
-        from crm.core import audit_hooks
+        from crm.core import audit_hooks, throttling
 
         # Logins and failures are audited (DESIGN.md §5); the hooks only write the trail.
         signals.user_logged_in.connect(audit_hooks.on_login, dispatch_uid="crm-audit-login")
@@ -22,6 +22,10 @@ class CrmConfig(AppConfig):
         )
         # The idle clock of the session starts at sign-in (crm.core.middleware).
         signals.user_logged_in.connect(_start_idle_clock, dispatch_uid="crm-session-idle")
+        # Signing in forgives that user name's failed logins, not the address's (throttling).
+        signals.user_logged_in.connect(
+            throttling.forgive_on_login, dispatch_uid="crm-throttling-forgive"
+        )
 
 
 def _start_idle_clock(sender, request, user, **kwargs) -> None:

@@ -3,8 +3,31 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
+
+from crm.core.mfa import mfa_enabled, mfa_required
+
+
+class PermissionsPolicyMiddleware:
+    """The Permissions-Policy header of settings.PERMISSIONS_POLICY ({feature: [origins]}, an
+    empty list turning the feature off), on every response that does not set its own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.header = ", ".join(
+            f"{feature}=({' '.join(origins)})"
+            for feature, origins in settings.PERMISSIONS_POLICY.items()
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
+        return response
 
 
 class UserTimezoneMiddleware:
@@ -55,3 +78,39 @@ class SessionIdleMiddleware:
         if now - session.get(SESSION_TOUCHED, 0) >= settings.SESSION_TOUCH_SECONDS:
             session_touch(session, now)
         return response
+
+
+class MFARequiredMiddleware:
+    """Whoever must sign in with two steps (crm.core.mfa.mfa_required) uses the site only in a
+    session that passed the second one (django-otp's `is_verified`).
+
+    Without an authenticator yet (an administrator's first sign-in) they are sent to set it up,
+    and reach nothing else but signing out and the language switch until done. With one, a
+    session that skipped the second step (signed in some other way) is ended and they sign in
+    again. Static files never get here (WhiteNoise answers them first); the check needs no query
+    for anyone else.
+    """
+
+    ALWAYS = {"crm:logout", "set_language"}
+    SETUP = {"crm:mfa-enable"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        user = request.user
+        if not user.is_authenticated or not mfa_required(user) or user.is_verified():
+            return None
+        match = request.resolver_match
+        view_name = match.view_name if match else ""
+        if view_name in self.ALWAYS or request.path.startswith(settings.STATIC_URL):
+            return None
+        if mfa_enabled(user):
+            logout(request)
+            return redirect_to_login(request.get_full_path())
+        if view_name in self.SETUP:
+            return None
+        return redirect("crm:mfa-enable")

@@ -134,6 +134,10 @@ class AuditEvent(models.Model):
         UPDATE = "update", _("Modificación")
         DELETE = "delete", _("Eliminación")
         CANCEL = "cancel", _("Cancelación")
+        MFA_ENABLE = "mfa_enable", _("Verificación en dos pasos activada")
+        MFA_DISABLE = "mfa_disable", _("Verificación en dos pasos desactivada")
+        MFA_CODES = "mfa_codes", _("Códigos de recuperación nuevos")
+        MFA_RECOVERY = "mfa_recovery", _("Código de recuperación usado")
 
     at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -215,3 +219,26 @@ class QueuedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{tuple(self.args)}"
+
+
+class SubmittedForm(models.Model):
+    """A form a signed-in user has submitted, by the one-time token the page put in it.
+
+    crm.core.submit_once: the row is written in the same transaction as what the form saved, so
+    a second submission of the same page (a double tap, a resent request, the back button) finds
+    it and is answered with the first one's result instead of saving twice. Kept a day.
+    """
+
+    token = models.CharField(_("clave"), max_length=32, unique=True)
+    user = models.ForeignKey(User, verbose_name=_("usuario"), on_delete=models.CASCADE)
+    path = models.CharField(_("dirección"), max_length=300)
+    location = models.CharField(_("resultado"), max_length=2000, blank=True)
+    created_at = models.DateTimeField(_("enviado"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("formulario enviado")
+        verbose_name_plural = _("formularios enviados")
+        indexes = [models.Index(fields=["created_at"], name="crm_submittedform_created")]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.token})"

@@ -2,7 +2,7 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from crm.core import queue
+from crm.core import queue, submit_once
 
 
 # The name it had before crm/ was split: stored beat entries and queued messages use it.
@@ -21,3 +21,11 @@ def sessions_clear() -> int:
 def queued_tasks_dispatch() -> int:
     """Send what the outbox kept while the broker was down (crm.core.queue; a beat job)."""
     return queue.queued_tasks_dispatch()
+
+
+@shared_task(
+    name="crm.submitted_forms_clear", ignore_result=True, time_limit=120, soft_time_limit=100
+)
+def submitted_forms_clear() -> int:
+    """Forget the one-time tokens of forms sent more than a day ago (crm.core.submit_once)."""
+    return submit_once.submitted_forms_clear()

@@ -113,3 +113,21 @@ def parse_id(value) -> int | None:
         return None
     number = int(text)
     return number if 0 < number <= MAX_ID else None
+
+
+WEB_SCHEMES = ("http", "https")
+
+
+def is_web_url(value) -> bool:
+    """Whether an address is one a page may link to: http or https with a host. A `javascript:`
+    or `data:` address (in any case, with spaces or control characters before the scheme, as
+    browsers forgive) is not."""
+    from urllib.parse import urlsplit
+
+    text = str(value or "").strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    # Browsers drop tabs and newlines inside the scheme ("java\tscript:"); urlsplit does too.
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc) and text.isprintable()

@@ -5,12 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.shortcuts import redirect
 from django.template import loader
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.forms import LoginForm
+from crm.core.mfa import mfa_enabled
+from crm.core.views_mfa import login_pending_start
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -18,6 +21,16 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        """The password is right; with two-factor sign-in on, the code comes next, and only
+        then is the session signed in (crm.core.views_mfa.LoginCodeView)."""
+        user = form.get_user()
+        if mfa_enabled(user):
+            # get_success_url() keeps `next` only when it is a path of this site.
+            login_pending_start(self.request, user, self.get_success_url())
+            return redirect("crm:login-code")
+        return super().form_valid(form)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

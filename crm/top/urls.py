@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from crm.core import views as auth
+from crm.core import views_mfa
 from crm.top import views, views_caller
 
 # The namespace it had before the split: every `crm:home`, `crm:login` in the templates keeps it.
@@ -13,6 +14,21 @@ urlpatterns = [
     path("quien-llama/", views_caller.caller, name="caller"),
     path("quien-llama/llamada/", views_caller.caller_log_call, name="caller-log-call"),
     path("entrar/", auth.LoginView.as_view(), name="login"),
+    path("entrar/codigo/", views_mfa.LoginCodeView.as_view(), name="login-code"),
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("contrasena/", auth.PasswordChangeView.as_view(), name="password-change"),
+    path("seguridad/", views_mfa.security, name="security"),
+    path("seguridad/dos-pasos/activar/", views_mfa.mfa_enable, name="mfa-enable"),
+    path("seguridad/dos-pasos/codigos/", views_mfa.mfa_codes, name="mfa-codes"),
+    path(
+        "seguridad/dos-pasos/codigos.txt",
+        views_mfa.mfa_codes_download,
+        name="mfa-codes-download",
+    ),
+    path(
+        "seguridad/dos-pasos/codigos/nuevos/",
+        views_mfa.mfa_codes_regenerate,
+        name="mfa-codes-regenerate",
+    ),
+    path("seguridad/dos-pasos/desactivar/", views_mfa.mfa_disable, name="mfa-disable"),
 ]

@@ -252,9 +252,7 @@ class AgendaOwnerForm(forms.Form):
         label=_("Agenda de"),
         coerce=int,
         required=False,
-        widget=FastSelect(
-            attrs={"class": "form-select form-select-sm", "onchange": "this.form.submit()"}
-        ),
+        widget=FastSelect(attrs={"class": "form-select form-select-sm", "data-autosubmit": True}),
     )
 
     def __init__(self, *args, owners, **kwargs):

@@ -253,10 +253,10 @@ def test_an_unknown_time_zone_or_country_does_not_break_the_clock(settings):
 @pytest.fixture
 def superuser_client(client):
     from crm.core.tests.factories import UserFactory
+    from crm.core.tests.mfa import sign_in
 
     user = UserFactory(username="raiz", is_superuser=True, is_staff=True, role="administrador")
-    client.force_login(user)
-    return client
+    return sign_in(client, user)
 
 
 def _calendar_post(*, country="MX", subdivision="", time_zone="America/Mexico_City", hours=None):

@@ -2,6 +2,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from crm.core import text
+
 register = template.Library()
 
 
@@ -59,3 +61,28 @@ def tier_badge(tier: str) -> str:
 def dotted(*parts) -> str:
     """The non-empty parts joined by " · " (no stray separators when a value is missing)."""
     return " · ".join(str(part) for part in parts if part not in (None, ""))
+
+
+@register.filter
+def bar_percent(value) -> int:
+    """A bar's length as a whole percentage from 0 to 100, for the bar-w-N / bar-h-N classes
+    of static/css/crm.css (no style attribute: the Content-Security-Policy refuses them).
+
+    Past 100 (a quota beaten) the bar is full; a share too small to round to 1 still shows."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if number != number or number <= 0:  # NaN, nothing, or less than nothing
+        return 0
+    return max(1, min(100, round(number)))
+
+
+@register.filter
+def web_link(value) -> str:
+    """The address if a browser may follow it as a link (http or https), else "".
+
+    The forms refuse `javascript:` and `data:` (Django's URLField takes http, https, ftp and
+    ftps), but a value written by an import or an older version is never rendered as such a
+    link: the page shows it as text instead."""
+    return value if text.is_web_url(value) else ""

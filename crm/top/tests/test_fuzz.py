@@ -48,6 +48,7 @@ from campaigns.tests.factories import (
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.core.models import User
 from crm.core.tests.factories import PASSWORD
+from crm.core.tests.mfa import sign_in
 from crm.top.tests import fuzzing
 from crm.top.tests.fuzzing import BAD_VALUES
 from opportunities.models import LineItem, Quote, TierChange
@@ -274,7 +275,7 @@ class Fuzzer:
         for role in [None, *ROLE_ORDER]:  # logged in before the rows are counted
             client = FastClient()
             if role is not None:
-                client.force_login(users[role])
+                sign_in(client, users[role])
             self.clients[role] = client
         self.labels, self.count_sql = fuzzing.row_counts_sql(
             {label: where for label, (where, _why) in LOG_ROWS.items()}

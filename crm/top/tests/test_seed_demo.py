@@ -82,6 +82,7 @@ def test_the_demo_users_are_printed_with_their_password(seeded):
     for username in User.objects.values_list("username", flat=True):
         assert username in seeded
     assert "vendedor1" in seeded and DEMO_PASSWORD in seeded
+    assert "Los administradores configuran la verificación en dos pasos" in seeded
 
 
 def test_each_app_refers_to_the_data_of_the_others(seeded):

@@ -334,3 +334,8 @@ class Command(BaseCommand):
             )
             if n == 0:
                 self.stdout.write("  ".join("-" * width for width in widths))
+        # Administrators must use two-factor sign-in (settings.MFA_REQUIRED_ROLES).
+        self.stdout.write(
+            "\nLos administradores configuran la verificación en dos pasos (una aplicación de"
+            " autenticación del teléfono) la primera vez que entran."
+        )

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.db import transaction
+from playwright.sync_api import expect
 
 from campaigns.models import Segment
 from campaigns.tests.factories import consenting_contact
@@ -59,9 +60,9 @@ def test_marketing_builds_a_segment_on_a_phone(phone_page, server_speed):
     page.goto("/campanas/segmentos/nuevo/")
     page.fill("#id_name", "Leads buenos")
     page.select_option("#g0-c0-value", ["mql"])
-    page.wait_for_function(
-        "document.querySelector('#segment-count').textContent.includes('2 contactos')"
-    )
+    # Waits through locators (page.wait_for_function evaluates a string, which the
+    # Content-Security-Policy refuses).
+    expect(page.locator("#segment-count")).to_contain_text("2 contactos")
     assert "1 con consentimiento" in page.text_content("#segment-count")
 
     # A second condition: the field changes, its operators and value widget follow (htmx).
@@ -72,15 +73,13 @@ def test_marketing_builds_a_segment_on_a_phone(phone_page, server_speed):
     page.select_option("#g0-c1-field", "lead_score")
     page.wait_for_selector("#segment-builder:not(.htmx-added) #g0-c1-value2")
     page.select_option("#g0-c1-op", "gte")
-    page.wait_for_function("!document.querySelector('#g0-c1-value2')")
+    expect(page.locator("#g0-c1-value2")).to_have_count(0)
     # Typed at once, while the count asked by the operator's change may still be in flight: the
     # count follows this last edit (a request queued behind the one in flight was once dropped
     # when the answer swapped the preview out, and the count stayed at "Completa o corrige…").
     page.fill("#g0-c1-value", "50")
     page.press("#g0-c1-value", "Tab")
-    page.wait_for_function(
-        "document.querySelector('#segment-count').textContent.includes('1 contacto,')"
-    )
+    expect(page.locator("#segment-count")).to_contain_text("1 contacto,")
     page.click("button[value=save]")
     page.wait_for_url("**/campanas/segmentos/*/")
     segment = Segment.objects.get(name="Leads buenos")

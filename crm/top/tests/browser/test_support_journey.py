@@ -148,7 +148,17 @@ def test_agent_finds_the_caller_opens_replies_closes_and_the_customer_rates(
     # The agent's dashboard draws the month's CSAT (charts.js) with that 5 in it.
     page.goto("/soporte/panel/")
     expect(page.locator("#support-trend")).to_be_visible()
-    page.wait_for_function("() => window.Chart && Chart.getChart('support-trend') !== undefined")
+    # Polled inside the page (page.wait_for_function evaluates a string, which the
+    # Content-Security-Policy refuses).
+    assert page.evaluate(
+        """async () => {
+            for (let tries = 0; tries < 100; tries++) {
+                if (window.Chart && Chart.getChart("support-trend")) { return true; }
+                await new Promise((done) => setTimeout(done, 50));
+            }
+            return false;
+        }"""
+    )
     drawn = page.evaluate(
         "() => Chart.getChart('support-trend').data.datasets.map((set) => set.data.at(-1))"
     )
