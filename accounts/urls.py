@@ -1,12 +1,14 @@
 from django.urls import path
 
-from accounts import views
+from accounts import exports, views
+from crm.core.exports import export_view
 
 app_name = "accounts"
 
 urlpatterns = [
     path("", views.account_list, name="account-list"),
     path("total/", views.account_count, name="account-count"),
+    path("exportar/", export_view(exports.account_export), name="account-export"),
     path("elegir/", views.account_picker, name="account-picker"),
     path("nueva/", views.account_create, name="account-create"),
     path("<int:pk>/", views.account_detail, name="account-detail"),

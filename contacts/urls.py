@@ -1,12 +1,14 @@
 from django.urls import path
 
-from contacts import views
+from contacts import exports, views
+from crm.core.exports import export_view
 
 app_name = "contacts"
 
 urlpatterns = [
     path("", views.contact_list, name="contact-list"),
     path("total/", views.contact_count, name="contact-count"),
+    path("exportar/", export_view(exports.contact_export), name="contact-export"),
     path("nuevo/", views.contact_create, name="contact-create"),
     path("<int:pk>/", views.contact_detail, name="contact-detail"),
     path("<int:pk>/editar/", views.contact_update, name="contact-update"),

@@ -386,6 +386,9 @@ LOGGING = {
 }
 
 PAGE_SIZE = 25
+# Exports of the lists (crm/core/exports.py): above this many rows the file is made by a task
+# and emailed to the user as a link valid for a day, instead of answering the request.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
 
 # Support conversation (support/services/comments.py): attachments of replies and notes are
 # refused above this size or when their extension (and first bytes) is not in the allow-list;

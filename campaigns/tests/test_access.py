@@ -75,6 +75,7 @@ ACCESS = {
     "suppression-delete": MANAGE,
     # Results.
     "results-overview": RESULTS,
+    "results-export": RESULTS,
     "campaign-engagement": RESULTS,
     "campaign-inactive-segment": MANAGE,
     "campaign-channels": RESULTS,

@@ -2,10 +2,17 @@
 
 from django.urls import path
 
+from campaigns import exports
 from campaigns.views import results as views
+from crm.core.exports import export_view
 
 urlpatterns = [
     path("resultados/", views.results_overview, name="results-overview"),
+    path(
+        "resultados/exportar/",
+        export_view(exports.campaign_results_export),
+        name="results-export",
+    ),
     path("resultados/compromiso/", views.engagement, name="campaign-engagement"),
     path(
         "resultados/compromiso/inactivos/",

@@ -35,18 +35,11 @@ from campaigns.services.segments import segment_create
 from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
 from contacts.models import Contact
 from crm.core.audit import audit
+from crm.core.exports import safe_cell as csv_cell
 from crm.core.forms_utils import client_ip, paginate
 from crm.core.models import AuditEvent
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 OVERVIEW_PAGE_SIZE = 25
-
-
-def csv_cell(value) -> object:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _require_reader(request: HttpRequest) -> None:

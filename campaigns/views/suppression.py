@@ -26,10 +26,9 @@ from campaigns.permissions import can_manage_campaigns
 from campaigns.selectors import suppression as selectors
 from campaigns.services import suppression as services
 from crm.core.audit import audit
+from crm.core.exports import safe_cell
 from crm.core.forms_utils import add_service_errors, client_ip, paginate
 from crm.core.models import AuditEvent
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -140,13 +139,6 @@ class _Echo:
         return value
 
 
-def _cell(value) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 @require_http_methods(["GET"])
 def suppression_export(request: HttpRequest) -> StreamingHttpResponse:
     """The list (with the page's filters) as CSV, streamed; audited as an export."""
@@ -167,11 +159,11 @@ def suppression_export(request: HttpRequest) -> StreamingHttpResponse:
             who = f"{first} {last}".strip() or (username or "")
             yield writer.writerow(
                 [
-                    _cell(email),
+                    safe_cell(email),
                     reasons.get(reason, reason),
-                    _cell(note),
+                    safe_cell(note),
                     at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                    _cell(who),
+                    safe_cell(who),
                 ]
             )
 

@@ -36,3 +36,42 @@ def assignable_owners(user: User):
     if user.role == Role.GERENTE:
         return active.filter(Q(pk=user.pk) | Q(team__manager=user))
     return User.objects.filter(pk=user.pk)
+
+
+# Exports (DESIGN.md §1: a rep never exports the whole database). Per list, the roles that may
+# export it and which rows: ALL, every row the list shows them; PORTFOLIO, only the records they
+# own (a manager: also those of the teams they lead), even where they read more on screen.
+ALL, PORTFOLIO = "all", "portfolio"
+_SELLERS = {Role.VENDEDOR: PORTFOLIO, Role.GERENTE: PORTFOLIO}
+EXPORT_SCOPES: dict[str, dict[str, str]] = {
+    "accounts": {**_SELLERS, Role.ADMINISTRADOR: ALL},
+    "contacts": {**_SELLERS, Role.MARKETING: ALL, Role.ADMINISTRADOR: ALL},
+    "opportunities": {**_SELLERS, Role.ADMINISTRADOR: ALL},
+    "activities": {**_SELLERS, Role.ADMINISTRADOR: ALL},
+    "tickets": {**_SELLERS, Role.SOPORTE: ALL, Role.ADMINISTRADOR: ALL},
+    # Figures per campaign, no customer's data: whoever reads the results.
+    "campaign_results": {Role.MARKETING: ALL, Role.GERENTE: ALL, Role.ADMINISTRADOR: ALL},
+}
+
+
+def export_scope(user: User, name: str) -> str | None:
+    """ALL, PORTFOLIO, or None when `user` may not export the list `name`."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_admin_role:
+        return ALL
+    return EXPORT_SCOPES.get(name, {}).get(user.role)
+
+
+def can_export(user: User, name: str) -> bool:
+    return export_scope(user, name) is not None
+
+
+def export_scope_q(user: User, name: str, owner_field: str = "owner") -> Q:
+    """The rows of list `name` that `user` may export (on top of what the list shows them)."""
+    scope = export_scope(user, name)
+    if scope == ALL:
+        return Q()
+    if scope == PORTFOLIO:
+        return editable_by_owner_q(user, owner_field)
+    return Q(pk__in=[])

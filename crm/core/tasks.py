@@ -2,7 +2,7 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from crm.core import queue, submit_once
+from crm.core import exports, queue, submit_once
 
 
 # The name it had before crm/ was split: stored beat entries and queued messages use it.
@@ -29,3 +29,9 @@ def queued_tasks_dispatch() -> int:
 def submitted_forms_clear() -> int:
     """Forget the one-time tokens of forms sent more than a day ago (crm.core.submit_once)."""
     return submit_once.submitted_forms_clear()
+
+
+@shared_task(name="crm.export_build", ignore_result=True, time_limit=1800, soft_time_limit=1700)
+def export_build(user_id: int, name: str, query: str, fmt: str) -> str | None:
+    """Write a large list export to a file and email its link (crm.core.exports)."""
+    return exports.export_build(user_id=user_id, name=name, query=query, fmt=fmt)

@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from crm.core import exports, views_mfa
 from crm.core import views as auth
-from crm.core import views_mfa
 from crm.top import views, views_caller
 
 # The namespace it had before the split: every `crm:home`, `crm:login` in the templates keeps it.
@@ -18,6 +18,7 @@ urlpatterns = [
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("contrasena/", auth.PasswordChangeView.as_view(), name="password-change"),
     path("seguridad/", views_mfa.security, name="security"),
+    path("exportaciones/<str:token>/", exports.export_download, name="export-download"),
     path("seguridad/dos-pasos/activar/", views_mfa.mfa_enable, name="mfa-enable"),
     path("seguridad/dos-pasos/codigos/", views_mfa.mfa_codes, name="mfa-codes"),
     path(

@@ -234,7 +234,14 @@ def test_csv_escapes_formulas_and_carries_the_figures(client_for, data_set, mana
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("=1+1", "'=1+1"), ("+52", "'+52"), ("-x", "'-x"), ("@a", "'@a"), ("Ana", "Ana")],
+    [
+        ("=1+1", "'=1+1"),
+        ("+52", "+52"),
+        ("+x", "'+x"),
+        ("-x", "'-x"),
+        ("@a", "'@a"),
+        ("Ana", "Ana"),
+    ],
 )
 def test_csv_cell(value, expected):
     assert csv_cell(value) == expected

@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from crm.core.exports import export_view
+from opportunities import exports
 from opportunities.views import activities as views
 from opportunities.views import agenda
 
@@ -15,6 +17,7 @@ urlpatterns = [
         name="visits-pending-count",
     ),
     path("actividades/", views.activity_list, name="activity-list"),
+    path("actividades/exportar/", export_view(exports.activity_export), name="activity-export"),
     path("actividades/nueva/", views.activity_create, name="activity-create"),
     path("actividades/registrar/", views.activity_log, name="activity-log"),
     path("actividades/<int:pk>/", views.activity_detail, name="activity-detail"),

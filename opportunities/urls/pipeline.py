@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from crm.core.exports import export_view
+from opportunities import exports
 from opportunities.views import pipeline as views
 from opportunities.views import quotes
 
@@ -9,6 +11,11 @@ urlpatterns = [
     path("", views.board, name="board"),
     path("oportunidades/", views.opportunity_list, name="opportunity-list"),
     path("oportunidades/total/", views.opportunity_count, name="opportunity-count"),
+    path(
+        "oportunidades/exportar/",
+        export_view(exports.opportunity_export),
+        name="opportunity-export",
+    ),
     path("oportunidades/nueva/", views.opportunity_create, name="opportunity-create"),
     path(
         "oportunidades/contactos/",

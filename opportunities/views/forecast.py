@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account
 from crm.core.audit import audit
+from crm.core.exports import safe_cell as csv_cell
 from crm.core.forms_utils import client_ip, paginate
 from crm.core.models import AuditEvent
 from opportunities.forms.forecast import (
@@ -44,7 +45,6 @@ FIGURE_LABELS = {
     "weighted": gettext_lazy("Pipeline ponderado"),
     "forecast": gettext_lazy("Previsión (ganado + compromiso)"),
 }
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _require_seller(request: HttpRequest) -> None:
@@ -192,13 +192,6 @@ def _audit_export(request: HttpRequest, kind: str, period: selectors.Period) -> 
         detail={"format": kind, "period": period.key},
         ip=client_ip(request),
     )
-
-
-def csv_cell(value) -> object:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 @require_http_methods(["GET"])

@@ -301,3 +301,15 @@ class TicketFilterForm(forms.Form):
         if text := data.pop("q", ""):
             data["text"] = text
         return data
+
+
+def ticket_list_state(params) -> tuple[TicketFilterForm, dict, str]:
+    """The ticket list's filter form, filters and queue from its query string (the list and
+    its export read them alike)."""
+    form = TicketFilterForm(params or None)
+    filters = form.filters()
+    queue = form.selected_queue
+    # A customer's tickets ("Ver todo" from the sheet's panel): all of them, not only the open.
+    if "queue" not in params and (filters.get("account") or filters.get("contact")):
+        queue = "all"
+    return form, filters, queue

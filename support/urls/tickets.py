@@ -2,11 +2,14 @@
 
 from django.urls import path
 
+from crm.core.exports import export_view
+from support import exports
 from support.views import tickets as views
 
 urlpatterns = [
     path("incidencias/", views.ticket_list, name="ticket-list"),
     path("incidencias/total/", views.ticket_list_count, name="ticket-list-count"),
+    path("incidencias/exportar/", export_view(exports.ticket_export), name="ticket-export"),
     path("incidencias/colas/", views.ticket_queue_counts, name="ticket-queue-counts"),
     path("incidencias/asignar/", views.ticket_bulk_assign, name="ticket-bulk-assign"),
     path("incidencias/nueva/", views.ticket_create, name="ticket-create"),

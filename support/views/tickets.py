@@ -30,6 +30,7 @@ from support.forms.tickets import (
     TransitionForm,
     contacts_of,
     queues_for,
+    ticket_list_state,
 )
 from support.models import Ticket
 from support.permissions import (
@@ -84,13 +85,7 @@ def _error_text(exc: ValidationError) -> str:
 
 
 def _list_state(request: HttpRequest) -> tuple[TicketFilterForm, dict, str]:
-    form = TicketFilterForm(request.GET or None)
-    filters = form.filters()
-    queue = form.selected_queue
-    # A customer's tickets ("Ver todo" from the sheet's panel): all of them, not only the open.
-    if "queue" not in request.GET and (filters.get("account") or filters.get("contact")):
-        queue = "all"
-    return form, filters, queue
+    return ticket_list_state(request.GET)
 
 
 def _queue_links(request: HttpRequest, current: str) -> list[dict]:

@@ -1,8 +1,10 @@
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from crm.core import text
+from crm.core.permissions import can_export
 
 register = template.Library()
 
@@ -40,6 +42,23 @@ def sort_link(context, key: str, label: str) -> str:
         label,
         arrow,
     )
+
+
+@register.inclusion_tag("partials/export_menu.html", takes_context=True)
+def export_menu(context, name: str, url_name: str, up: bool = True) -> dict:
+    """The "Exportar" menu of a list: its export URL with the list's current query string
+    (without the page: the export has every page), for those who may export it."""
+    request = context["request"]
+    query = request.GET.copy()
+    for key in ("page", "formato"):
+        query.pop(key, None)
+    links = []
+    if can_export(request.user, name):
+        base = reverse(url_name)
+        for fmt, label in (("csv", "CSV"), ("xlsx", "Excel")):
+            query["formato"] = fmt
+            links.append({"url": f"{base}?{query.urlencode()}", "label": label, "format": fmt})
+    return {"links": links, "up": up}
 
 
 TIER_COLOURS = {"A": "success", "B": "primary", "C": "warning", "D": "secondary"}

@@ -33,6 +33,8 @@ WORKFLOW = DASHBOARD
 MATRIX = {
     "ticket-list": (None, READERS),
     "ticket-list-count": (None, READERS),
+    # Everyone who reads tickets but marketing exports them (a rep: their own customers').
+    "ticket-export": (None, READERS),
     "ticket-queue-counts": (None, READERS),
     "ticket-create": (None, READERS),
     "ticket-account-picker": (None, READERS),
