@@ -353,3 +353,8 @@ class ConsentLatest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.channel} {self.topic_id or '*'} {self.action}"
+
+
+# The import job's models live with the import engine (contacts.imports); imported here so
+# that Django registers them with the app.
+from contacts.imports.models import ImportedRecord, ImportMapping, ImportRun  # noqa: E402, F401

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Suppression
 from crm.core.audit import audit
+from crm.core.files import decode_text
 from crm.core.models import AuditEvent, User
 from crm.core.text import fold
 
@@ -29,9 +30,6 @@ IMPORT_BATCH = 2000
 EMAIL_HEADERS = {"email", "e-mail", "correo", "correo electronico", "mail", "direccion"}
 # Errors listed on the page; the rest are only counted, so a broken file stays readable.
 IMPORT_MAX_ERRORS = 50
-# Encodings the detector may choose (Excel's "Unicode text" and the Western code pages); on a
-# short file it may guess an exotic code page, and cp1252 is then the better bet.
-TRUSTED_GUESSES = {"utf_16", "utf_16_le", "utf_16_be", "cp1252", "latin_1", "iso8859_15"}
 
 
 def normalize_email(email: str) -> str:
@@ -135,25 +133,9 @@ class ImportResult:
 
 
 def decode_upload(data: bytes) -> str:
-    """The text of an uploaded file: UTF-8 (with or without BOM), else the detected encoding.
-
-    Spreadsheets on Windows save CSV as Windows-1252; strict UTF-8 is tried first because a
-    detector may misread a short, mostly-ASCII file. cp1252 is the last resort (it decodes
-    almost any byte), so "Peña" from Excel arrives as "Peña".
-    """
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - charset-normalizer comes with requests
-        from_bytes = None
-    if from_bytes is not None:
-        best = from_bytes(data).best()
-        if best is not None and best.encoding in TRUSTED_GUESSES:
-            return str(best)
-    return data.decode("cp1252", errors="replace")
+    """The text of an uploaded file (crm.core.files.decode_text: UTF-8, else the detected
+    Windows code page)."""
+    return decode_text(data)
 
 
 def _rows(text: str) -> list[list[str]]:

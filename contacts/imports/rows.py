@@ -1,0 +1,560 @@
+"""Each row of a file normalised, validated and classified, before anything is written.
+
+Normalisation: cells trimmed; names capitalised only when the whole file writes its names in
+capitals ("JOSÉ DE LA PEÑA" → "José de la Peña"; a file with "McArthur" is left alone); phones
+to E.164 with `crm.core.text.normalize_phone` in the row's country, else the country the user
+picked; tax ids with `accounts.validators.normalize_tax_id`; the rest checked with the model
+fields' own validators (`Model.clean_fields`), so no rule is written twice.
+
+Formula-like cells ("=SUMA(A1)", "+52…", "-", "@usuario") are data: they are stored as the text
+they are, never evaluated (nothing here evaluates anything) and never stripped; exports and the
+rejected-rows file escape them when they go back to a spreadsheet (DESIGN.md §5).
+
+Classification (`Classifier.classify`, one batch at a time, the same for the preview and the
+run): an error (with its reasons in Spanish, naming the field), a duplicate of an existing
+contact (same email, else the same phone digits) or of an earlier row of the file, an update
+(a duplicate the user chose to update, with the fields that change), or new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import asdict, dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Account
+from accounts.validators import normalize_tax_id
+from contacts.imports.mapping import type_column
+from contacts.models import Consent, Contact, LeadSource, Lifecycle
+from crm.core.models import Country, User
+from crm.core.permissions import editable_by_owner_q
+from crm.core.text import digits, fold, normalize_phone
+
+NEW, UPDATE, DUPLICATE, ERROR = "nuevo", "actualizar", "duplicado", "error"
+STATUSES = (NEW, UPDATE, DUPLICATE, ERROR)
+POLICIES = ("skip", "update", "create")
+
+NAME_FIELDS = ("first_name", "last_name", "full_name")
+# Fields written to the contact as they are (after the checks).
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "job_title",
+    "lifecycle",
+    "lead_source",
+    "lead_score",
+    "birthday",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "notes",
+)
+_PARTICLES = {"de", "del", "la", "las", "los", "y", "e", "da", "das", "do", "dos", "van", "von"}
+_YES = {"si", "s", "yes", "y", "true", "verdadero", "1", "x", "acepta", "otorgado", "opt-in"}
+_NO = {"no", "n", "false", "falso", "0", "rechaza", "retirado", "baja", "opt-out"}
+_MOBILE_TYPES = {"mobile", "movil", "cell", "celular", "cel"}
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d")
+_COUNTRIES = {fold(str(label)): code for code, label in Country.choices} | {
+    "mexico": "MX",
+    "espana": "ES",
+    "spain": "ES",
+    "united states": "US",
+    "estados unidos": "US",
+}
+
+
+@dataclass
+class ImportOptions:
+    """What the user decides before the import (stored as JSON on the ImportRun)."""
+
+    owner_id: int
+    country: str = "MX"
+    duplicates: str = "skip"  # skip | update | create (create: only when the email differs)
+    create_accounts: bool = False
+    # Consent is imported only with a column mapped to "consent" and a legal basis stated.
+    consent_basis: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportOptions:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def check(self, mapping: dict[str, str]) -> None:
+        errors = {}
+        if self.duplicates not in POLICIES:
+            errors["duplicates"] = _("Elige qué hacer con los duplicados.")
+        if self.country not in Country.values:
+            errors["country"] = _("País desconocido: %(code)s.") % {"code": self.country}
+        if "consent" in mapping.values() and self.consent_basis not in Consent.LegalBasis.values:
+            errors["consent_basis"] = _(
+                "Indica la base legal del consentimiento de la columna «%(column)s», o no la "
+                "importes: sin ella los contactos se importan sin consentimiento."
+            ) % {"column": next(c for c, f in mapping.items() if f == "consent")}
+        if errors:
+            raise ValidationError(errors)
+
+
+@dataclass
+class RowResult:
+    line: int  # the row's line in the file (the header is line 1), or the card's number
+    status: str
+    raw: list[str]
+    values: dict = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # The existing contact this row repeats, and by which rule ("email", "teléfono").
+    match_id: int | None = None
+    match_rule: str = ""
+    duplicate_of_line: int | None = None
+    # {"field": (before, after)} for an update.
+    changes: dict = field(default_factory=dict)
+    account_id: int | None = None
+    account_new: tuple | None = None  # (key, name, tax_id) of an account to create
+    consent: str = ""  # "grant", "withdraw" or ""
+    contact: Contact | None = None  # the existing contact to update (not for the preview page)
+
+    @property
+    def reason_text(self) -> str:
+        return "; ".join(self.reasons)
+
+
+_CONTACT_FIELDS_META = {name: Contact._meta.get_field(name) for name in CONTACT_FIELDS}
+
+
+def _label(name: str) -> str:
+    labels = {
+        "full_name": _("Nombre completo"),
+        "account_name": _("Cuenta"),
+        "account_tax_id": _("RFC / NIF de la cuenta"),
+        "consent": _("Consentimiento"),
+    }
+    if name in labels:
+        return labels[name]
+    return str(Contact._meta.get_field(name).verbose_name).capitalize()
+
+
+def capitalise_name(text: str) -> str:
+    words = text.lower().split()
+    return " ".join(
+        word
+        if index and word in _PARTICLES
+        else "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
+        for index, word in enumerate(words)
+    )
+
+
+def is_all_caps(values) -> bool:
+    """Whether every name with letters is written in capitals (and there is at least one)."""
+    seen = False
+    for value in values:
+        if value.upper() != value.lower():  # it has letters
+            if value != value.upper():
+                return False
+            seen = True
+    return seen
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_choices(choices, language: str | None) -> dict[str, str]:
+    found = {fold(str(label)): value for value, label in choices.choices}
+    return found | {fold(value): value for value in choices.values}
+
+
+def _choice(value: str, choices) -> str | None:
+    """The value of a TextChoices whose value or label (in the current language) the cell
+    names, accents and case aside."""
+    return _folded_choices(choices, translation.get_language()).get(fold(value))
+
+
+def _date(value: str) -> dt.date | None:
+    for pattern in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, pattern).date()  # noqa: DTZ007 - a date
+        except ValueError:
+            continue
+    return None
+
+
+def _any_of(values: list[str]):
+    """`column IN (…)` for a thousand values. On PostgreSQL as a join with the array, so the
+    planner probes the B-tree index per value: with a plain IN list it may choose the trigram
+    index of the same column (contact_phone_trgm), which takes seconds for a thousand."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", (values,))
+    return values
+
+
+def split_full_name(text: str) -> tuple[str, str]:
+    """ "Pérez Gómez, Ana" → ("Ana", "Pérez Gómez"); "Ana Pérez Gómez" → ("Ana", "Pérez Gómez")."""
+    if "," in text:
+        last, first = (part.strip() for part in text.split(",", 1))
+        return first, last
+    first, _sep, last = text.strip().partition(" ")
+    return first, last.strip()
+
+
+class Classifier:
+    """Normalises and classifies rows batch by batch, remembering the file's earlier rows (an
+    email or a phone already seen is a duplicate of that row) and the accounts it found or will
+    create. The same object serves the preview and the run, so both classify alike."""
+
+    def __init__(
+        self,
+        *,
+        header: list[str],
+        mapping: dict[str, str],
+        options: ImportOptions,
+        actor: User | None,
+        capitalise: bool = False,
+    ):
+        self.header = header
+        self.options = options
+        self.capitalise = capitalise
+        index = {name: i for i, name in enumerate(header)}
+        self.columns = [(index[c], f, c) for c, f in mapping.items() if c in index]
+        self.type_index = {
+            i: index.get(type_column(header, column) or "")
+            for i, f, column in self.columns
+            if f == "phone_by_type"
+        }
+        self.fields = {f for _i, f, _c in self.columns}
+        self.editable = editable_by_owner_q(actor) if actor is not None else Q()
+        self.seen_emails: dict[str, int] = {}
+        self.seen_phones: dict[str, int] = {}
+        self._accounts: tuple[dict, dict] | None = None
+        self.pending_accounts: dict[str, int] = {}  # key → line that asks for it
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    def accounts(self) -> tuple[dict, dict]:
+        """{tax_id: id} and {folded name: id} of every account, loaded once (20,000 are a
+        few hundred kilobytes) when the file has an account column."""
+        if self._accounts is None:
+            by_tax, by_name = {}, {}
+            rows = Account.objects.order_by("archived_at", "id").values_list("id", "name", "tax_id")
+            for pk, name, tax_id in rows.iterator(chunk_size=5000):
+                if tax_id:
+                    by_tax.setdefault(tax_id, pk)
+                by_name.setdefault(fold(name), pk)
+            self._accounts = (by_tax, by_name)
+        return self._accounts
+
+    def account_created(self, key: str, name: str, tax_id: str, pk: int) -> None:
+        by_tax, by_name = self.accounts()
+        if tax_id:
+            by_tax.setdefault(tax_id, pk)
+        by_name.setdefault(fold(name), pk)
+        self.pending_accounts.pop(key, None)
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def normalise(self, line: int, raw: list[str]) -> RowResult:
+        row = RowResult(line=line, status=NEW, raw=raw)
+        cells: dict[str, str] = {}
+        notes: list[str] = []
+        by_type: list[tuple[str, str]] = []
+        for i, name, column in self.columns:
+            value = raw[i].strip()
+            if not value:
+                continue
+            if name == "notes":
+                notes.append(value if len(self.columns) == 1 else f"{column}: {value}")
+            elif name == "phone_by_type":
+                type_i = self.type_index.get(i)
+                by_type.append((value.split(" ::: ")[0], raw[type_i] if type_i is not None else ""))
+            else:
+                cells[name] = value
+        if cells.get("read_error"):
+            row.status = ERROR
+            row.reasons.append(cells["read_error"])
+            return row
+        errors = row.reasons
+        values: dict = {}
+        first, last = cells.get("first_name", ""), cells.get("last_name", "")
+        if not first and cells.get("full_name"):
+            first, split_last = split_full_name(cells["full_name"])
+            last = last or split_last
+        if self.capitalise:
+            first, last = capitalise_name(first), capitalise_name(last)
+        values["first_name"], values["last_name"] = first, last
+        if not first:
+            errors.append(_("Nombre: falta el nombre del contacto."))
+        country = ""
+        if cells.get("country"):
+            country = _choice(cells["country"], Country) or _COUNTRIES.get(
+                fold(cells["country"]), ""
+            )
+            if not country:
+                errors.append(
+                    _("País: «%(value)s» no es un país de la lista.") % {"value": cells["country"]}
+                )
+        values["country"] = country or self.options.country
+        for name in ("email", "job_title", "street", "city", "region", "postal_code"):
+            if name in cells:
+                values[name] = cells[name]
+        if "email" in values:
+            values["email"] = values["email"].lower()
+        for kind, type_text in by_type:
+            slot = "mobile" if fold(type_text).strip("* ") in _MOBILE_TYPES else "phone"
+            other = "phone" if slot == "mobile" else "mobile"
+            if slot not in cells:
+                cells[slot] = kind
+            elif other not in cells:
+                cells[other] = kind
+            else:
+                notes.append(f"{type_text or _('Teléfono')}: {kind}")
+        for name in ("phone", "mobile"):
+            if name in cells:
+                try:
+                    values[name] = normalize_phone(cells[name], values["country"])
+                except ValidationError as exc:
+                    errors.append(f"{_label(name)}: {exc.messages[0]}")
+        for name, choices in (("lifecycle", Lifecycle), ("lead_source", LeadSource)):
+            if name in cells:
+                found = _choice(cells[name], choices)
+                if found is None:
+                    errors.append(
+                        _("%(field)s: «%(value)s» no es una de las opciones (%(options)s).")
+                        % {
+                            "field": _label(name),
+                            "value": cells[name],
+                            "options": ", ".join(str(label) for label in choices.labels),
+                        }
+                    )
+                else:
+                    values[name] = found
+        if "lead_score" in cells:
+            score = cells["lead_score"]
+            if score.isdigit() and int(score) <= 100:
+                values["lead_score"] = int(score)
+            else:
+                errors.append(
+                    _("Puntuación: «%(value)s» no es un número entre 0 y 100.") % {"value": score}
+                )
+        if "birthday" in cells:
+            birthday = _date(cells["birthday"])
+            if birthday is None:
+                errors.append(
+                    _("Cumpleaños: «%(value)s» no es una fecha (AAAA-MM-DD o DD/MM/AAAA).")
+                    % {"value": cells["birthday"]}
+                )
+            else:
+                values["birthday"] = birthday
+        if notes:
+            values["notes"] = "\n".join(notes)
+        if "consent" in cells and self.options.consent_basis:
+            answer = fold(cells["consent"])
+            if answer in _YES:
+                row.consent = Consent.Action.GRANT
+            elif answer in _NO:
+                row.consent = Consent.Action.WITHDRAW
+            else:
+                errors.append(
+                    _("Consentimiento: «%(value)s» no es «sí» ni «no».")
+                    % {"value": cells["consent"]}
+                )
+        self._account(row, cells, values["country"])
+        # The model fields' own validators for what the file sets (lengths, email format), as
+        # Model.clean_fields runs them, without building a model instance per row.
+        for name, value in values.items():
+            if (
+                name in CONTACT_FIELDS
+                and value not in ("", None)
+                and name not in ("phone", "mobile")
+            ):
+                try:
+                    _CONTACT_FIELDS_META[name].clean(value, None)
+                except ValidationError as exc:
+                    errors.extend(f"{_label(name)}: {message}" for message in exc.messages)
+        row.values = values
+        if errors:
+            row.status = ERROR
+        return row
+
+    def _account(self, row: RowResult, cells: dict, country: str) -> None:
+        name, tax_id = cells.get("account_name", ""), cells.get("account_tax_id", "")
+        if not (name or tax_id):
+            return
+        if tax_id:
+            try:
+                tax_id = normalize_tax_id(tax_id, country)
+            except ValidationError as exc:
+                row.reasons.append(f"{_label('account_tax_id')}: {exc.messages[0]}")
+                return
+        by_tax, by_name = self.accounts()
+        found = (by_tax.get(tax_id) if tax_id else None) or (
+            by_name.get(fold(name)) if name else None
+        )
+        if found:
+            row.account_id = found
+            return
+        if not self.options.create_accounts:
+            row.warnings.append(
+                _("La cuenta «%(name)s» no existe: el contacto se importa sin cuenta.")
+                % {"name": name or tax_id}
+            )
+            return
+        key = tax_id or fold(name)
+        if key in self.pending_accounts:
+            row.account_new = (key, name, tax_id)
+            return
+        if not name:
+            row.reasons.append(
+                _(
+                    "Cuenta: no hay ninguna con el RFC/NIF %(tax_id)s "
+                    "y falta su nombre para crearla."
+                )
+                % {"tax_id": tax_id}
+            )
+            return
+        account = Account(name=name, tax_id=tax_id, country=country)
+        try:
+            account.clean_fields(
+                exclude=[f.name for f in Account._meta.fields if f.name not in ("name", "tax_id")]
+            )
+        except ValidationError as exc:
+            row.reasons.extend(f"{_label('account_name')}: {m}" for m in exc.messages)
+            return
+        row.account_new = (key, name, tax_id)
+        self.pending_accounts.setdefault(key, row.line)
+
+    # --- a batch ------------------------------------------------------------------------------
+
+    def classify(self, batch: list[tuple[int, list[str]]]) -> list[RowResult]:
+        rows = [self.normalise(line, raw) for line, raw in batch]
+        valid = [row for row in rows if row.status != ERROR]
+        emails = {row.values["email"] for row in valid if row.values.get("email")}
+        phones = {
+            digits(row.values[name])
+            for row in valid
+            for name in ("phone", "mobile")
+            if row.values.get(name)
+        }
+        by_email: dict[str, Contact] = {}
+        by_phone: dict[str, Contact] = {}
+        contacts = Contact.objects.all()
+        if self.options.duplicates != "update":  # only to name them: no need for the rest
+            contacts = contacts.only(
+                "first_name", "last_name", "email", "phone_digits", "mobile_digits", "archived_at"
+            )
+        if emails:
+            # `email <> ''` lets PostgreSQL use the partial unique index on lower(email).
+            found = (
+                contacts.order_by()
+                .exclude(email="")
+                .annotate(email_folded=Lower("email"))
+                .filter(email_folded__in=emails)
+            )
+            by_email = {c.email_folded: c for c in found}
+        if phones:
+            for column in ("mobile_digits", "phone_digits"):  # two indexes, two queries
+                found = sorted(
+                    contacts.filter(**{f"{column}__in": _any_of(sorted(phones))}).order_by(),
+                    key=lambda c: (c.archived_at is not None, c.pk),  # a live one first
+                )
+                for contact in found:
+                    by_phone.setdefault(getattr(contact, column), contact)
+        matched_ids = {c.pk for c in by_email.values()} | {c.pk for c in by_phone.values()}
+        editable = set()
+        if matched_ids and self.options.duplicates == "update":
+            editable = set(
+                Contact.objects.filter(self.editable, pk__in=matched_ids).values_list(
+                    "pk", flat=True
+                )
+            )
+        for row in valid:
+            self._decide(row, by_email, by_phone, editable)
+        return rows
+
+    def _decide(self, row: RowResult, by_email: dict, by_phone: dict, editable: set) -> None:
+        values = row.values
+        email = values.get("email", "")
+        numbers = [digits(values[n]) for n in ("phone", "mobile") if values.get(n)]
+        # An earlier row of the same file.
+        earlier = self.seen_emails.get(email) if email else None
+        if earlier is None:
+            earlier = next((self.seen_phones[n] for n in numbers if n in self.seen_phones), None)
+        match, rule = None, ""
+        if email and email in by_email:
+            match, rule = by_email[email], "email"
+        else:
+            match = next((by_phone[n] for n in numbers if n in by_phone), None)
+            rule = "teléfono" if match else ""
+        if earlier is not None:
+            row.status = DUPLICATE
+            row.duplicate_of_line = earlier
+            row.reasons.append(_("Repite la fila %(line)s del archivo.") % {"line": earlier})
+            return
+        if email:
+            self.seen_emails.setdefault(email, row.line)
+        for number in numbers:
+            self.seen_phones.setdefault(number, row.line)
+        if match is None:
+            row.status = NEW
+            return
+        row.match_id, row.match_rule = match.pk, rule
+        described = {
+            "name": match.full_name,
+            "id": match.pk,
+            "rule": _("correo electrónico") if rule == "email" else _("teléfono"),
+        }
+        policy = self.options.duplicates
+        if policy == "create" and rule != "email":
+            row.status = NEW
+            row.warnings.append(
+                _("Mismo %(rule)s que %(name)s (#%(id)s): se crea otro contacto.") % described
+            )
+            return
+        if policy == "update":
+            if match.pk not in editable:
+                row.status = ERROR
+                row.reasons.append(
+                    _("Ya existe como %(name)s (#%(id)s), que no puedes modificar.") % described
+                )
+                return
+            row.contact = match
+            row.changes = self.changes(match, row)
+            if row.changes:
+                row.status = UPDATE
+                return
+            row.status = DUPLICATE
+            row.reasons.append(_("Mismo %(rule)s que %(name)s (#%(id)s), sin cambios.") % described)
+            return
+        row.status = DUPLICATE
+        row.reasons.append(_("Mismo %(rule)s que %(name)s (#%(id)s).") % described)
+
+    def changes(self, contact: Contact, row: RowResult) -> dict:
+        """The fields the row would change: only those the file fills (an empty cell never
+        erases), the account only if the contact has none, the notes appended."""
+        changes = {}
+        for name in CONTACT_FIELDS:
+            if name not in row.values or row.values[name] in ("", None):
+                continue
+            if name == "country" and "country" not in self.fields:
+                continue  # the default country is for new contacts only
+            new = row.values[name]
+            old = getattr(contact, name)
+            if name == "notes" and old:
+                if new in old:
+                    continue
+                new = f"{old}\n{new}"
+            if old != new:
+                changes[name] = (old, new)
+        if row.account_id and contact.account_id is None:
+            changes["account_id"] = (None, row.account_id)
+        return changes
