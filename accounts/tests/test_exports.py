@@ -112,3 +112,11 @@ def test_the_list_offers_the_export_with_its_filters(rep, client_for):
         reverse("accounts:account-list"), {"q": "acero"}, headers={"HX-Request": "true"}
     )
     assert f"{URL}?q=acero&amp;formato=xlsx" in partial.text  # follows the live filters
+
+
+def test_a_nul_byte_in_a_filter_is_recorded_without_it(rep, client_for):
+    # PostgreSQL's jsonb refuses NUL: the audit record of the export must still be written.
+    AccountFactory(owner=rep, name="Aceros del Norte")
+    response = client_for(rep).get(reverse("accounts:account-export"), {"q": "Ace\x00ros"})
+    assert response.status_code == 200
+    assert AuditEvent.objects.get(action="export").detail["filters"] == {"q": "Aceros"}

@@ -122,13 +122,26 @@ def exporter(name: str) -> Builder:
     return EXPORTERS[name]
 
 
+# What the audit keeps of a filter's value: the query string is the user's to type.
+AUDIT_VALUE_CHARS = 200
+AUDIT_FILTERS = 30
+
+
+def _audit_text(value: str) -> str:
+    # PostgreSQL's jsonb refuses a NUL character; a 100,000-character value is nobody's filter.
+    return value.replace("\x00", "")[:AUDIT_VALUE_CHARS]
+
+
 def filters_of(params: QueryDict) -> dict:
-    """The list's query string as the audit records it: one value, or the list of several."""
-    return {
-        key: values if len(values) > 1 else values[0]
-        for key, values in params.lists()
-        if key not in NOT_FILTERS and any(values)
-    }
+    """The list's query string as the audit records it: one value, or the list of several;
+    NUL characters dropped and each value cut to AUDIT_VALUE_CHARS."""
+    filters = {}
+    for key, values in params.lists():
+        if key in NOT_FILTERS or not any(values) or len(filters) >= AUDIT_FILTERS:
+            continue
+        cleaned = [_audit_text(value) for value in values[:AUDIT_FILTERS]]
+        filters[_audit_text(key)] = cleaned if len(cleaned) > 1 else cleaned[0]
+    return filters
 
 
 # Cells -------------------------------------------------------------------------------------

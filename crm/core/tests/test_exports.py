@@ -118,3 +118,21 @@ def test_portfolio_is_the_owners_records_and_nothing_for_the_others(rep, manager
 
 def test_xlsx_drops_the_control_characters_excel_refuses():
     assert xlsx_value("a\x00b\x1fc") == "abc"
+
+
+def test_the_audit_keeps_a_clean_short_copy_of_the_filters():
+    from django.http import QueryDict
+
+    from crm.core.exports import AUDIT_VALUE_CHARS, filters_of
+
+    params = QueryDict(mutable=True)
+    params.setlist("q", ["a\x00b"])
+    params.setlist("status", ["activo", "prospecto"])
+    params.setlist("notes", ["x" * 100_000])
+    params.setlist("page", ["3"])
+    params.setlist("formato", ["xlsx"])
+    assert filters_of(params) == {
+        "q": "ab",
+        "status": ["activo", "prospecto"],
+        "notes": "x" * AUDIT_VALUE_CHARS,
+    }
