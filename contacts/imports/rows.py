@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import asdict, dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -190,6 +191,26 @@ def _date(value: str) -> dt.date | None:
     return None
 
 
+_YEARLESS = re.compile(r"--(\d{2})-?(\d{2})")
+# The year Apple's Contacts writes for a birthday saved without one.
+_NO_YEAR = 1604
+
+
+def _day_month(value: str, parsed: dt.date | None) -> str:
+    """ "17/05" for a birthday without a year ("--0517", "--05-17", "1604-05-17"), else ""."""
+    if parsed is not None:
+        return f"{parsed.day:02d}/{parsed.month:02d}" if parsed.year == _NO_YEAR else ""
+    found = _YEARLESS.fullmatch(value.strip())
+    if not found:
+        return ""
+    month, day = int(found.group(1)), int(found.group(2))
+    try:
+        dt.date(2000, month, day)  # a leap year: 29 February is a birthday
+    except ValueError:
+        return ""
+    return f"{day:02d}/{month:02d}"
+
+
 def _any_of(values: list[str]):
     """`column IN (…)` for a thousand values. On PostgreSQL as a join with the array, so the
     planner probes the B-tree index per value: with a plain IN list it may choose the trigram
@@ -348,7 +369,16 @@ class Classifier:
                 )
         if "birthday" in cells:
             birthday = _date(cells["birthday"])
-            if birthday is None:
+            day_month = _day_month(cells["birthday"], birthday)
+            if day_month:
+                # A phone keeps a birthday without its year ("--0517" in a vCard, the year 1604
+                # on an iPhone): no date to store, but not a reason to lose the contact.
+                notes.append(_("Cumpleaños (sin año): %(day_month)s") % {"day_month": day_month})
+                row.warnings.append(
+                    _("Cumpleaños sin año (%(day_month)s): se guarda en las notas.")
+                    % {"day_month": day_month}
+                )
+            elif birthday is None:
                 errors.append(
                     _("Cumpleaños: «%(value)s» no es una fecha (AAAA-MM-DD o DD/MM/AAAA).")
                     % {"value": cells["birthday"]}

@@ -146,3 +146,23 @@ def test_google_phone_types_choose_mobile_or_phone(rep):
     assert ana.values["phone"] == "+525587654321"
     assert "ana@casa.mx" in ana.values["notes"]
     assert luis.values["phone"] == "+528112345678" and "mobile" not in luis.values
+
+
+def test_a_birthday_without_its_year_goes_to_the_notes_and_keeps_the_contact(rep):
+    data = _csv(
+        "Nombre,Cumpleaños",
+        "Ana,--0517",  # vCard 3/4
+        "Beto,--05-17",
+        "Carla,1604-02-29",  # an iPhone's "no year"
+        "Dora,1990-05-17",
+        "Eva,--1345",  # no such day
+    )
+    rows = preview("a.csv", actor=rep, data=data).rows
+    assert [row.status for row in rows] == [NEW, NEW, NEW, NEW, ERROR]
+    assert "birthday" not in rows[0].values
+    assert rows[0].values["notes"] == "Cumpleaños (sin año): 17/05"
+    assert rows[0].warnings == ["Cumpleaños sin año (17/05): se guarda en las notas."]
+    assert rows[1].values["notes"] == "Cumpleaños (sin año): 17/05"
+    assert rows[2].values["notes"] == "Cumpleaños (sin año): 29/02"
+    assert str(rows[3].values["birthday"]) == "1990-05-17" and not rows[3].warnings
+    assert "Cumpleaños: «--1345» no es una fecha" in rows[4].reason_text
