@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from crm.core.audit import audit
+from crm.core.forms_utils import client_ip
 from crm.core.models import AuditEvent, User
 from crm.core.permissions import can_export
 
@@ -295,7 +296,7 @@ def export_view(builder: Builder) -> Callable[[HttpRequest], HttpResponse]:
             raise PermissionDenied(_("Tu rol no puede exportar esta lista."))
         spec = builder(user=request.user, params=request.GET)
         total = spec.count()
-        ip = request.META.get("REMOTE_ADDR")
+        ip = client_ip(request)
         if total > settings.EXPORT_SYNC_MAX_ROWS:
             return _queue(request, spec, fmt, total, ip)
         audit_export(

@@ -9,6 +9,7 @@ number whatever its format, so records keep a normalised copy of what is searche
 import functools
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 import phonenumbers
 from django.conf import settings
@@ -122,8 +123,6 @@ def is_web_url(value) -> bool:
     """Whether an address is one a page may link to: http or https with a host. A `javascript:`
     or `data:` address (in any case, with spaces or control characters before the scheme, as
     browsers forgive) is not."""
-    from urllib.parse import urlsplit
-
     text = str(value or "").strip()
     try:
         parts = urlsplit(text)

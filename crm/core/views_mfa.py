@@ -28,6 +28,7 @@ from django_otp import login as otp_login
 
 from crm.core import mfa
 from crm.core.forms import MFACodeForm, MFADisableForm, MFAEnableForm, PasswordConfirmForm
+from crm.core.forms_utils import client_ip
 from crm.core.models import User
 
 # Who passed the password step: {"user", "backend", "next", "at"}, for PENDING_SECONDS.
@@ -38,10 +39,6 @@ SETUP_KEY = "_crm_mfa_setup_key"
 # Recovery codes just made, until the person says they kept them (or CODES_SECONDS pass).
 NEW_CODES = "_crm_mfa_codes"
 CODES_SECONDS = 15 * 60
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 # Signing in ------------------------------------------------------------------------------------
@@ -92,7 +89,9 @@ class LoginCodeView(FormView):
         if not AxesProxyHandler.is_allowed(request, credentials):
             request.session.pop(PENDING, None)
             return get_lockout_response(request, None, credentials)
-        verification = mfa.mfa_verify(user=user, code=form.cleaned_data["code"], ip=_ip(request))
+        verification = mfa.mfa_verify(
+            user=user, code=form.cleaned_data["code"], ip=client_ip(request)
+        )
         if verification.throttled:
             form.add_error(
                 "code", _("Demasiados códigos incorrectos: espera unos segundos y vuelve a probar.")
@@ -151,7 +150,7 @@ def mfa_enable(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             device, codes = mfa.mfa_enable(
-                user=user, key=key, code=form.cleaned_data["code"], ip=_ip(request)
+                user=user, key=key, code=form.cleaned_data["code"], ip=client_ip(request)
             )
         except ValidationError as error:
             form.add_error("code", error)
@@ -227,7 +226,7 @@ def mfa_codes_regenerate(request: HttpRequest) -> HttpResponse:
         return redirect("crm:security")
     form = PasswordConfirmForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        codes = mfa.mfa_recovery_codes_regenerate(user=user, ip=_ip(request))
+        codes = mfa.mfa_recovery_codes_regenerate(user=user, ip=client_ip(request))
         _codes_keep(request, codes)
         messages.success(request, _("Códigos de recuperación nuevos: los anteriores ya no sirven."))
         return redirect("crm:mfa-codes")
@@ -249,7 +248,7 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
     form = MFADisableForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            mfa.mfa_disable(user=user, code=form.cleaned_data["code"], ip=_ip(request))
+            mfa.mfa_disable(user=user, code=form.cleaned_data["code"], ip=client_ip(request))
         except ValidationError as error:
             form.add_error("code", error)
         else:
