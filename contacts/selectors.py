@@ -2,6 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
+from contacts.imports.models import ImportRun
 from contacts.models import Consent, ConsentLatest, Contact
 from crm.core.history import history_entries
 from crm.core.models import User
@@ -170,3 +171,9 @@ def contact_duplicates(
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
     return qs.order_by("last_name")[:10]
+
+
+def import_runs(*, user: User) -> QuerySet[ImportRun]:
+    """The imports a user may see: their own; an administrator, everybody's."""
+    runs = ImportRun.objects.select_related("created_by", "undone_by")
+    return runs if user.is_admin_role else runs.filter(created_by=user)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import exports, views
+from contacts import exports, views, views_import
 from crm.core.exports import export_view
 
 app_name = "contacts"
@@ -20,4 +20,11 @@ urlpatterns = [
         views.account_contacts_panel,
         name="account-contacts-panel",
     ),
+    path("importar/", views_import.import_list, name="import-list"),
+    path("importar/nueva/", views_import.import_new, name="import-new"),
+    path("importar/archivo/<str:token>/", views_import.import_mapping, name="import-mapping"),
+    path("importar/<int:pk>/", views_import.import_detail, name="import-detail"),
+    path("importar/<int:pk>/cancelar/", views_import.import_cancel_view, name="import-cancel"),
+    path("importar/<int:pk>/deshacer/", views_import.import_undo_view, name="import-undo"),
+    path("importar/<int:pk>/rechazadas.csv", views_import.import_rejected, name="import-rejected"),
 ]
