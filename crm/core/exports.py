@@ -19,6 +19,7 @@ import contextlib
 import csv
 import datetime
 import logging
+import re
 import tempfile
 import uuid
 import zoneinfo
@@ -317,7 +318,10 @@ def _queue(request: HttpRequest, spec: ExportSpec, fmt: str, total: int, ip) -> 
     query = request.GET.copy()
     for key in NOT_FILTERS:
         query.pop(key, None)
-    enqueue_on_commit(TASK_NAME, [request.user.pk, spec.name, query.urlencode(), fmt])
+    # The job's id names its folder: a second run of the same job (the outbox's rare double
+    # send, a retry after a lost acknowledgement) finds the file there and emails nothing.
+    job = uuid.uuid4().hex
+    enqueue_on_commit(TASK_NAME, [request.user.pk, spec.name, query.urlencode(), fmt, job])
     audit_export(
         user=request.user,
         name=spec.name,
@@ -344,14 +348,30 @@ def _queue(request: HttpRequest, spec: ExportSpec, fmt: str, total: int, ip) -> 
 # Large exports: the task, the link, the download --------------------------------------------
 
 
-def export_build(*, user_id: int, name: str, query: str, fmt: str) -> str | None:
-    """Write the export to MEDIA_ROOT/exports/ and email the user a link: the task's work.
+def _job_file(job: str) -> str | None:
+    """The file a job already wrote, if it ran before."""
+    try:
+        files = default_storage.listdir(f"{EXPORT_DIR}/{job}")[1]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return f"{EXPORT_DIR}/{job}/{sorted(files)[0]}" if files else None
 
-    Answers the stored file's name (None when the user is gone or inactive).
+
+def export_build(
+    *, user_id: int, name: str, query: str, fmt: str, job: str | None = None
+) -> str | None:
+    """Write the export to MEDIA_ROOT/exports/<job>/ and email the user a link: the task's work.
+
+    Answers the stored file's name (None when the user is gone or inactive). A job that already
+    wrote its file (the same task delivered twice) answers that file and sends no second email.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or fmt not in FORMATS or not can_export(user, name):
         return None  # gone, or their role no longer exports this list
+    job = job if job and re.fullmatch(r"[0-9a-f]{32}", job) else uuid.uuid4().hex
+    if (done := _job_file(job)) is not None:
+        logger.info("export job %s already built %s: not sent again", job, done)
+        return done
     exports_prune()
     with _as_user(user):
         spec = exporter(name)(user=user, params=QueryDict(query))
@@ -359,8 +379,10 @@ def export_build(*, user_id: int, name: str, query: str, fmt: str) -> str | None
         with tempfile.TemporaryFile() as target:
             write_file(target, spec, fmt)
             target.seek(0)
+            if (done := _job_file(job)) is not None:  # a twin finished while this one wrote
+                return done
             path = default_storage.save(
-                f"{EXPORT_DIR}/{uuid.uuid4().hex}/{spec.title}-{stamp}.{fmt}", File(target)
+                f"{EXPORT_DIR}/{job}/{spec.title}-{stamp}.{fmt}", File(target)
             )
         url = settings.SITE_URL.rstrip("/") + reverse(
             "crm:export-download", args=[export_token(user=user, path=path)]

@@ -32,6 +32,8 @@ def submitted_forms_clear() -> int:
 
 
 @shared_task(name="crm.export_build", ignore_result=True, time_limit=1800, soft_time_limit=1700)
-def export_build(user_id: int, name: str, query: str, fmt: str) -> str | None:
-    """Write a large list export to a file and email its link (crm.core.exports)."""
-    return exports.export_build(user_id=user_id, name=name, query=query, fmt=fmt)
+def export_build(
+    user_id: int, name: str, query: str, fmt: str, job: str | None = None
+) -> str | None:
+    """Write a large list export to a file and email its link, once per job (crm.core.exports)."""
+    return exports.export_build(user_id=user_id, name=name, query=query, fmt=fmt, job=job)

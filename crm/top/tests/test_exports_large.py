@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from accounts.tests.factories import AccountFactory
 from crm.celery import app
-from crm.core import exports
+from crm.core import exports, tasks
 from crm.core.models import AuditEvent, QueuedTask
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,16 @@ def test_old_export_files_are_pruned(large, rep):
     later = default_storage.get_modified_time(old) + exports.datetime.timedelta(days=2)
     assert exports.exports_prune(now=later) == 1
     assert not default_storage.exists(old)
+
+
+def test_the_same_job_delivered_twice_emails_once(large, rep):
+    AccountFactory(name="Papelería Guadalupe", owner=rep)
+    job = "0123456789abcdef0123456789abcdef"
+    first = tasks.export_build(rep.pk, "accounts", "", "csv", job)
+    again = tasks.export_build(rep.pk, "accounts", "", "csv", job)
+    assert first == again and first.startswith(f"exports/{job}/")
+    assert len(mail.outbox) == 1
+    # A job id that is not one (an old queued task has none) still builds, in its own folder.
+    other = tasks.export_build(rep.pk, "accounts", "", "csv", "../../etc")
+    assert other != first and ".." not in other
+    assert len(mail.outbox) == 2
