@@ -141,7 +141,8 @@ def test_results_csv_escapes_formulas_and_is_audited(client_for, marketing):
     ledger(campaign, 2, account=account)
     client = client_for(marketing)
     response = client.get(reverse("campaigns:campaign-results-csv", args=[campaign.pk]))
-    rows = list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
+    body = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(body)))
     assert rows[0][0] == "Grupo"
     assert any(row[1].startswith("'=cmd") for row in rows if len(row) > 1)
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT)
@@ -163,6 +164,34 @@ def test_ledger_csv_streams_every_recipient(client_for, manager, campaign):
     assert first[1].startswith("'@SUM")
     assert first[13] == "sí"
     assert AuditEvent.objects.filter(detail__format="csv_ledger").count() == 1
+
+
+def test_results_and_recipients_in_excel(client_for, marketing, campaign):
+    from openpyxl import load_workbook
+
+    sends = ledger(campaign, 3)
+    contact = sends[0].contact
+    contact.first_name = "=HYPERLINK(1)"
+    contact.save()
+    client = client_for(marketing)
+    url = reverse("campaigns:campaign-results-csv", args=[campaign.pk])
+    response = client.get(url, {"formato": "xlsx"})
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith(f'campana-{campaign.pk}-resultados.xlsx"')
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("Grupo", "Valor", "Enviados")
+    assert rows[1][0] == "Campaña" and rows[1][2] == 3  # numbers stay numbers
+
+    url = reverse("campaigns:campaign-ledger-csv", args=[campaign.pk])
+    response = client.get(url, {"formato": "xlsx"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 4
+    first = next(r for r in rows[1:] if r[0] == sends[0].email)
+    assert first[1].startswith("'=HYPERLINK")  # neutralised in Excel too
+    assert AuditEvent.objects.filter(detail__format="xlsx_ledger").count() == 1
+    assert client.get(url, {"formato": "exe"}).status_code == 404
 
 
 def test_pdf_report(client_for, marketing, campaign):

@@ -7,13 +7,12 @@ everyone who opens a customer sheet sees its read-only "Campañas" panel.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -35,7 +34,7 @@ from campaigns.services.segments import segment_create
 from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
 from contacts.models import Contact
 from crm.core.audit import audit
-from crm.core.exports import safe_cell as csv_cell
+from crm.core.exports import FORMATS, export_response
 from crm.core.forms_utils import client_ip, paginate
 from crm.core.models import AuditEvent
 
@@ -232,21 +231,23 @@ def channels(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _pct(value) -> str:
-    return "" if value is None else f"{value}"
+def _format(request: HttpRequest) -> str:
+    """`?formato=xlsx` for Excel; CSV by default (the links of the results page)."""
+    fmt = request.GET.get("formato", "csv")
+    if fmt not in FORMATS:
+        raise Http404(_("Formato de exportación desconocido."))
+    return fmt
 
 
 @require_http_methods(["GET"])
 def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """The results page as a table: the totals, the variants and every segment dimension."""
+    """The results page as a table (CSV or Excel): the totals, the variants and every segment
+    dimension."""
     _require_reader(request)
+    fmt = _format(request)
     campaign = _campaign(pk)
     with_amounts = can_see_campaign_amounts(request.user)
     campaign_stats_ensure(campaign=campaign)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campana-{pk}-resultados.csv"'
-    response.write("\ufeff")  # so spreadsheets read the accents as UTF-8
-    writer = csv.writer(response)
     head = [
         _("Grupo"),
         _("Valor"),
@@ -266,12 +267,11 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     if with_amounts:
         head += [_("Ingresos"), _("Valor medio del pedido"), _("Ingresos por correo")]
-    writer.writerow(head)
 
-    def row(group: str, funnel) -> list:
+    def row(group: str, funnel) -> tuple:
         cells = [
-            csv_cell(str(group)),
-            csv_cell(str(funnel.label)),
+            str(group),
+            str(funnel.label),
             funnel.sent,
             funnel.delivered,
             funnel.bounced,
@@ -281,9 +281,9 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
             funnel.clicks,
             funnel.unsubscribed,
             funnel.complaints,
-            _pct(funnel.open_rate),
-            _pct(funnel.click_rate),
-            _pct(funnel.unsubscribe_rate),
+            funnel.open_rate,
+            funnel.click_rate,
+            funnel.unsubscribe_rate,
             funnel.conversions,
         ]
         if with_amounts:
@@ -292,8 +292,9 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
                 funnel.average_order_value or "",
                 funnel.revenue_per_email or "",
             ]
-        return cells
+        return tuple(cells)
 
+    rows: list[tuple] = []
     first = None
     for dimension, label in funnels.DIMENSIONS.items():
         results = selectors.campaign_results(
@@ -301,91 +302,82 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if first is None:
             first = results
-            writer.writerow(row(_("Campaña"), results.total))
+            rows.append(row(_("Campaña"), results.total))
             for variant in results.variants:
-                writer.writerow(row(_("Variante %(v)s") % {"v": variant.key.upper()}, variant))
+                rows.append(row(_("Variante %(v)s") % {"v": variant.key.upper()}, variant))
         for funnel in results.segments:
-            writer.writerow(row(label, funnel))
+            rows.append(row(label, funnel))
     if with_amounts and first and first.money:
-        writer.writerow([])
-        writer.writerow([_("Moneda"), first.money.currency])
-        writer.writerow([_("Costo"), first.money.cost])
-        writer.writerow([_("Ingresos"), first.money.revenue])
-        writer.writerow([_("ROI %"), _pct(first.money.roi)])
+        rows.append(())
+        rows.append((_("Moneda"), first.money.currency))
+        rows.append((_("Costo"), first.money.cost))
+        rows.append((_("Ingresos"), first.money.revenue))
+        rows.append((_("ROI %"), first.money.roi))
         for missing in first.money.excluded:
-            writer.writerow(
-                [_("Sin tipo de cambio: %(currency)s, %(count)s oportunidades excluidas") % missing]
+            rows.append(
+                (
+                    _("Sin tipo de cambio: %(currency)s, %(count)s oportunidades excluidas")
+                    % missing,
+                )
             )
-    _audit_export(request, campaign, "csv")
-    return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
+    _audit_export(request, campaign, fmt)
+    return export_response(
+        request, rows=rows, headers=head, filename=f"campana-{pk}-resultados", fmt=fmt
+    )
 
 
 @require_http_methods(["GET"])
-def campaign_ledger_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    """Every recipient and what happened to their message, streamed (memory stays flat)."""
+def campaign_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every recipient and what happened to their message (CSV or Excel), streamed row by row
+    from the database (memory stays flat)."""
     _require_reader(request)
+    fmt = _format(request)
     campaign = _campaign(pk)
-    writer = csv.writer(_Echo())
+    head = [
+        _("Correo"),
+        _("Contacto"),
+        _("Cuenta"),
+        _("Clasificación"),
+        _("Etapa"),
+        _("Variante"),
+        _("Estado"),
+        _("Enviado"),
+        _("Rebotado"),
+        _("Primera apertura"),
+        _("Primer clic"),
+        _("Clics"),
+        _("Apertura automática"),
+        pgettext("darse de baja", "Baja"),
+        _("Queja"),
+        _("Error"),
+    ]
 
-    def lines() -> Iterator[str]:
-        yield "\ufeff"
-        yield writer.writerow(
-            [
-                _("Correo"),
-                _("Contacto"),
-                _("Cuenta"),
-                _("Clasificación"),
-                _("Etapa"),
-                _("Variante"),
-                _("Estado"),
-                _("Enviado"),
-                _("Rebotado"),
-                _("Primera apertura"),
-                _("Primer clic"),
-                _("Clics"),
-                _("Apertura automática"),
-                pgettext("darse de baja", "Baja"),
-                _("Queja"),
-                _("Error"),
-            ]
-        )
-        yes, no = _("sí"), _("no")
-
-        def when(value):
-            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
+    def rows() -> Iterator[tuple]:
         for send in selectors.ledger_rows(campaign=campaign).iterator(chunk_size=2000):
             contact, account = send.contact, send.contact.account
-            yield writer.writerow(
-                [
-                    csv_cell(send.email),
-                    csv_cell(f"{contact.first_name} {contact.last_name}".strip()),
-                    csv_cell(account.name if account else ""),
-                    account.tier if account else "",
-                    contact.get_lifecycle_display(),
-                    send.variant.upper(),
-                    send.get_status_display(),
-                    when(send.sent_at),
-                    when(send.bounced_at),
-                    when(send.first_opened_at),
-                    when(send.first_clicked_at),
-                    send.click_count,
-                    yes if send.machine_open else no,
-                    yes if send.unsubscribed else no,
-                    yes if send.complained else no,
-                    csv_cell(send.error),
-                ]
+            yield (
+                send.email,
+                f"{contact.first_name} {contact.last_name}".strip(),
+                account.name if account else "",
+                account.tier if account else "",
+                contact.get_lifecycle_display(),
+                send.variant.upper(),
+                send.get_status_display(),
+                send.sent_at,
+                send.bounced_at,
+                send.first_opened_at,
+                send.first_clicked_at,
+                send.click_count,
+                bool(send.machine_open),
+                bool(send.unsubscribed),
+                bool(send.complained),
+                send.error,
             )
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campana-{pk}-destinatarios.csv"'
-    _audit_export(request, campaign, "csv_ledger")
-    return response
+    _audit_export(request, campaign, f"{fmt}_ledger")
+    return export_response(
+        request, rows=rows(), headers=head, filename=f"campana-{pk}-destinatarios", fmt=fmt
+    )
 
 
 @require_http_methods(["GET"])
