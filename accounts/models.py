@@ -108,6 +108,16 @@ class Account(TimeStampedModel, AddressModel):
     archived_at = models.DateTimeField(_("archivada"), null=True, blank=True)
     # Kept by the service that logs an activity (opportunities.services.activities).
     last_contacted_at = models.DateTimeField(_("último contacto"), null=True, blank=True)
+    # Set by the merge (crm.top.merge): this record was folded into that one and is archived.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("fusionada en"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("fusionada"), null=True, blank=True)
     search_text = models.TextField(blank=True, editable=False)
 
     tags = TaggableManager(_("etiquetas"), blank=True)
@@ -115,7 +125,16 @@ class Account(TimeStampedModel, AddressModel):
     # (taggit's manager builds a queryset per row even when prefetched).
     tagged_items = GenericRelation(TaggedItem)
     history = HistoricalRecords(
-        excluded_fields=["search_text", "phone_digits", "updated_at", "tier", "last_contacted_at"]
+        excluded_fields=[
+            "search_text",
+            "phone_digits",
+            "updated_at",
+            "tier",
+            "last_contacted_at",
+            # The merge's pointer: its history row says it in the change reason instead.
+            "merged_into",
+            "merged_at",
+        ]
     )
 
     class Meta:

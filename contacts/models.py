@@ -72,6 +72,16 @@ class Contact(TimeStampedModel, AddressModel):
     archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
     # Kept by the service that logs an activity (opportunities.services.activities).
     last_contacted_at = models.DateTimeField(_("último contacto"), null=True, blank=True)
+    # Set by the merge (crm.top.merge): this record was folded into that one and is archived.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("fusionado en"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("fusionado"), null=True, blank=True)
     search_text = models.TextField(blank=True, editable=False)
 
     tags = TaggableManager(_("etiquetas"), blank=True)
@@ -85,6 +95,9 @@ class Contact(TimeStampedModel, AddressModel):
             "mobile_digits",
             "updated_at",
             "last_contacted_at",
+            # The merge's pointer: its history row says it in the change reason instead.
+            "merged_into",
+            "merged_at",
         ]
     )
 

@@ -3,7 +3,7 @@ from django.urls import path
 
 from crm.core import exports, views_mfa
 from crm.core import views as auth
-from crm.top import views, views_caller
+from crm.top import urls_merge, views, views_caller
 
 # The namespace it had before the split: every `crm:home`, `crm:login` in the templates keeps it.
 app_name = "crm"
@@ -33,3 +33,6 @@ urlpatterns = [
     ),
     path("seguridad/dos-pasos/desactivar/", views_mfa.mfa_disable, name="mfa-disable"),
 ]
+
+# Merging duplicates (issue 10): pages of their own module.
+urlpatterns += urls_merge.urlpatterns
