@@ -33,6 +33,7 @@ class ImportUploadForm(forms.Form):
             "exportado de un teléfono, de Google Contactos o de Outlook."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        error_messages={"empty": _("El archivo está vacío.")},
     )
     saved_mapping = forms.ModelChoiceField(
         label=_("Asignación de columnas guardada"),

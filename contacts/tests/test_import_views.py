@@ -159,7 +159,7 @@ def test_a_changed_mapping_is_previewed_again_before_importing(rep, client_for):
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        (b"", "vacio.csv", "vacío"),
+        (b"", "vacio.csv", "El archivo está vacío"),
         (b"PK\x03\x04 no es un excel", "roto.xlsx", "No se pudo leer el archivo"),
     ],
 )

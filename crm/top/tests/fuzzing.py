@@ -83,6 +83,7 @@ SKIPPED_PREFIXES = {
 PATH_WORDS = {
     "boletines": "contacts.Topic",
     "supresiones": "campaigns.Suppression",
+    "importar": "contacts.ImportRun",
 }
 
 PROJECT_APPS = ("crm", "accounts", "contacts", "opportunities", "campaigns", "support")

@@ -45,6 +45,7 @@ from campaigns.tests.factories import (
     TrackingEventFactory,
     sent_campaign,
 )
+from contacts.imports.models import ImportRun
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.core.models import User
 from crm.core.tests.factories import PASSWORD
@@ -180,6 +181,10 @@ def world(settings, tmp_path, rep, support, marketing):
     send = SendFactory(campaign=sent, contact=contact)
     TrackingEventFactory(send=send)
     draft = CampaignFactory(created_by=marketing, segment=segment, topic=topic)
+    import_run = ImportRun.objects.create(
+        created_by=rep, file_name="clientes.csv", kind="csv", status=ImportRun.Status.DONE
+    )
+    import_run.rejected_file.save("rechazadas.csv", ContentFile(b"Fila,Motivo\n3,correo\n"))
     rows = defaultdict(list)
     for row in (
         rep,
@@ -205,6 +210,7 @@ def world(settings, tmp_path, rep, support, marketing):
         sent,
         send,
         SuppressionFactory(),
+        import_run,
         *sent.links.all(),
     ):
         rows[type(row)].append(row)
