@@ -44,6 +44,12 @@ def _check_can_edit(*, actor: User, account: Account) -> None:
         raise PermissionDenied(_("No puedes modificar esta cuenta."))
 
 
+def _check_not_merged(account: Account) -> None:
+    """An account merged into another (crm.top.merge) stays as it was, archived."""
+    if account.merged_into_id is not None:
+        raise ValidationError(_("Esta cuenta se fusionó en otra: modifica la que se conservó."))
+
+
 @transaction.atomic
 def account_create(
     *, actor: User, data: dict, owner: User | None = None, tags: list[str] | None = None
@@ -76,6 +82,7 @@ def account_update(
     (crm.core.concurrency), nothing written."""
     _check_can_edit(actor=actor, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    _check_not_merged(account)
     check_version(account, version, fields=(*ACCOUNT_FIELDS, "owner", "tags"))
     for field, value in data.items():
         if field in ACCOUNT_FIELDS:
@@ -109,6 +116,7 @@ def account_archive(*, actor: User, account: Account) -> Account:
 def account_restore(*, actor: User, account: Account) -> Account:
     _check_can_edit(actor=actor, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    _check_not_merged(account)
     if account.archived_at is not None:
         account.archived_at = None
         account._change_reason = _("Restaurada")

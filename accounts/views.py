@@ -144,7 +144,12 @@ def account_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def account_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    account = services.account_restore(actor=request.user, account=_editable(request, pk))
+    account = _editable(request, pk)
+    try:
+        account = services.account_restore(actor=request.user, account=account)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(account)
     messages.success(request, _("Cuenta «%(name)s» restaurada.") % {"name": account.name})
     return redirect(account)
 

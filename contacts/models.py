@@ -82,6 +82,8 @@ class Contact(TimeStampedModel, AddressModel):
         related_name="+",
     )
     merged_at = models.DateTimeField(_("fusionado"), null=True, blank=True)
+    # Set by the erasure (crm.top.privacy): the person's data were anonymised at this time.
+    erased_at = models.DateTimeField(_("datos eliminados"), null=True, blank=True)
     search_text = models.TextField(blank=True, editable=False)
 
     tags = TaggableManager(_("etiquetas"), blank=True)

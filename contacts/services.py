@@ -44,6 +44,17 @@ def _check_can_edit(*, actor: User, contact: Contact) -> None:
         raise PermissionDenied(_("No puedes modificar este contacto."))
 
 
+def _check_not_retired(contact: Contact) -> None:
+    """An erased person (crm.top.privacy) or a contact merged into another (crm.top.merge) is
+    kept as a record of what happened, never edited or brought back."""
+    if contact.erased_at is not None:
+        raise ValidationError(
+            _("Los datos de este contacto se eliminaron a petición suya: no se puede modificar.")
+        )
+    if contact.merged_into_id is not None:
+        raise ValidationError(_("Este contacto se fusionó en otro: modifica el que se conservó."))
+
+
 def _save(contact: Contact) -> None:
     contact.full_clean()
     try:
@@ -86,6 +97,7 @@ def contact_update(
     (crm.core.concurrency), nothing written."""
     _check_can_edit(actor=actor, contact=contact)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    _check_not_retired(contact)
     check_version(contact, version, fields=(*CONTACT_FIELDS, "owner", "tags"))
     for field, value in data.items():
         if field in CONTACT_FIELDS:
@@ -117,6 +129,7 @@ def contact_archive(*, actor: User, contact: Contact) -> Contact:
 def contact_restore(*, actor: User, contact: Contact) -> Contact:
     _check_can_edit(actor=actor, contact=contact)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    _check_not_retired(contact)
     if contact.archived_at is not None:
         contact.archived_at = None
         contact._change_reason = _("Restaurado")

@@ -170,7 +170,12 @@ def contact_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def contact_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = services.contact_restore(actor=request.user, contact=_editable(request, pk))
+    contact = _editable(request, pk)
+    try:
+        contact = services.contact_restore(actor=request.user, contact=contact)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(contact)
     messages.success(request, _("Contacto «%(name)s» restaurado.") % {"name": contact.full_name})
     return redirect(contact)
 

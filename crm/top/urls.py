@@ -3,7 +3,7 @@ from django.urls import path
 
 from crm.core import exports, views_mfa
 from crm.core import views as auth
-from crm.top import urls_merge, views, views_caller
+from crm.top import urls_merge, urls_privacy, views, views_caller
 
 # The namespace it had before the split: every `crm:home`, `crm:login` in the templates keeps it.
 app_name = "crm"
@@ -34,5 +34,5 @@ urlpatterns = [
     path("seguridad/dos-pasos/desactivar/", views_mfa.mfa_disable, name="mfa-disable"),
 ]
 
-# Merging duplicates (issue 10): pages of their own module.
-urlpatterns += urls_merge.urlpatterns
+# Merging duplicates and a person's data rights (issue 10): pages of their own modules.
+urlpatterns += urls_merge.urlpatterns + urls_privacy.urlpatterns

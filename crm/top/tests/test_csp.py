@@ -195,6 +195,7 @@ NOT_PAGES = {
     "opportunities/templates/opportunities/quotes/quote_pdf.html": "PDF",
     "opportunities/templates/opportunities/forecast/forecast_pdf.html": "PDF",
     "campaigns/templates/campaigns/results/campaign_results_pdf.html": "PDF",
+    "crm/top/templates/top/privacy/person_pdf.html": "PDF",
 }
 
 REFUSED = {
