@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from accounts import selectors
 from accounts.forms import AccountFilterForm
-from crm.core.exports import CHUNK_SIZE, ExportSpec, filters_of, register
+from crm.core.exports import ExportSpec, filters_of, in_chunks, register
 from crm.core.models import User
 from crm.core.permissions import export_scope_q
 
@@ -16,7 +16,7 @@ def account_export(*, user: User, params: QueryDict) -> ExportSpec:
     qs = selectors.account_list(user=user, filters=filters).filter(export_scope_q(user, "accounts"))
 
     def rows():
-        for a in qs.iterator(chunk_size=CHUNK_SIZE):
+        for a in in_chunks(qs):
             yield (
                 a.name,
                 a.legal_name,

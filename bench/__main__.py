@@ -73,6 +73,7 @@ def main() -> int:
     else:
         rows.append(Row(page="soporte", url=None, target="-", problems=["sin agente de soporte"]))
     rows += _campaign_rows()
+    rows += _import_rows()
     _print(data, rep, manager, rows)
     RESULTS.write_text(
         json.dumps(
@@ -115,6 +116,14 @@ def _campaign_rows() -> list[Row]:
     rows += [_measure(client, *page) for page in pages]
     rows += campaigns_send.measure_campaign_send()
     return rows
+
+
+def _import_rows() -> list[Row]:
+    """Imports and exports (issue 10): 100,000 rows with dedupe, its preview, and the exports'
+    peak memory at 10,000 and 100,000 rows (bench/imports.py)."""
+    from bench import imports
+
+    return imports.measure()
 
 
 def _unapplied_migrations() -> bool:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.permissions import can_see_campaign_amounts
 from campaigns.selectors import analyses
-from crm.core.exports import CHUNK_SIZE, ExportSpec, filters_of, register
+from crm.core.exports import ExportSpec, filters_of, in_chunks, register
 from crm.core.models import User
 
 BATCH = 500  # campaigns decorated per query (conversions and revenue)
@@ -24,7 +24,7 @@ def campaign_results_export(*, user: User, params: QueryDict) -> ExportSpec:
     qs = analyses.sent_campaigns()
 
     def rows():
-        campaigns = qs.iterator(chunk_size=CHUNK_SIZE)
+        campaigns = in_chunks(qs)
         while batch := list(islice(campaigns, BATCH)):
             for c in analyses.decorate_campaigns(batch, with_amounts=with_amounts):
                 row = (

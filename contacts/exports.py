@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from contacts import selectors
 from contacts.forms import ContactFilterForm
 from contacts.models import Consent
-from crm.core.exports import CHUNK_SIZE, ExportSpec, filters_of, register
+from crm.core.exports import ExportSpec, filters_of, in_chunks, register
 from crm.core.models import User
 from crm.core.permissions import export_scope_q
 
@@ -19,7 +19,7 @@ def contact_export(*, user: User, params: QueryDict) -> ExportSpec:
     no_record = _("Sin registro")
 
     def rows():
-        for c in qs.iterator(chunk_size=CHUNK_SIZE):
+        for c in in_chunks(qs):
             yield (
                 c.first_name,
                 c.last_name,

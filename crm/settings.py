@@ -288,6 +288,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "support.satisfaction_refresh_aged",
         "schedule": crontab(minute=15, hour=3),
     },
+    # Imports a killed worker left en curso (resumed from their last batch) or a lost message
+    # left pending.
+    "contacts-imports-recover": {"task": "contacts.imports_recover", "schedule": 300.0},
+    # Uploads whose import was never started (contacts.import_drafts), removed after a day.
+    "contacts-import-drafts-clear": {
+        "task": "contacts.import_drafts_clear",
+        "schedule": crontab(minute=40, hour=3),
+    },
 }
 ACTIVITY_REMINDER_MINUTES = env.int("ACTIVITY_REMINDER_MINUTES", default=60)
 # The address of the site in links sent by email (reminders, quotes, surveys).

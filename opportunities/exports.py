@@ -3,7 +3,7 @@
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from crm.core.exports import CHUNK_SIZE, ExportSpec, filters_of, register
+from crm.core.exports import ExportSpec, filters_of, in_chunks, register
 from crm.core.models import User
 from crm.core.permissions import export_scope_q
 from crm.core.text import parse_id
@@ -26,7 +26,7 @@ def opportunity_export(*, user: User, params: QueryDict) -> ExportSpec:
     )
 
     def rows():
-        for o in qs.iterator(chunk_size=CHUNK_SIZE):
+        for o in in_chunks(qs):
             yield (
                 o.name,
                 o.account.name,
@@ -96,7 +96,7 @@ def activity_export(*, user: User, params: QueryDict) -> ExportSpec:
     )
 
     def rows():
-        for a in qs.iterator(chunk_size=CHUNK_SIZE):
+        for a in in_chunks(qs):
             yield (
                 a.get_kind_display(),
                 a.get_status_display(),

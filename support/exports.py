@@ -4,7 +4,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.exports import CHUNK_SIZE, ExportSpec, filters_of, register
+from crm.core.exports import ExportSpec, filters_of, in_chunks, register
 from crm.core.models import User
 from crm.core.permissions import export_scope_q
 from support.forms.tickets import ticket_list_state
@@ -21,7 +21,7 @@ def ticket_export(*, user: User, params: QueryDict) -> ExportSpec:
     )
 
     def rows():
-        for t in qs.iterator(chunk_size=CHUNK_SIZE):
+        for t in in_chunks(qs):
             yield (
                 t.number,
                 t.subject,

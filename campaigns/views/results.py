@@ -34,7 +34,7 @@ from campaigns.services.segments import segment_create
 from campaigns.services.stats import campaign_stats_ensure, campaign_stats_refresh
 from contacts.models import Contact
 from crm.core.audit import audit
-from crm.core.exports import FORMATS, export_response
+from crm.core.exports import FORMATS, export_response, in_chunks
 from crm.core.forms_utils import client_ip, paginate
 from crm.core.models import AuditEvent
 
@@ -353,7 +353,7 @@ def campaign_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
     ]
 
     def rows() -> Iterator[tuple]:
-        for send in selectors.ledger_rows(campaign=campaign).iterator(chunk_size=2000):
+        for send in in_chunks(selectors.ledger_rows(campaign=campaign)):
             contact, account = send.contact, send.contact.account
             yield (
                 send.email,

@@ -2,9 +2,10 @@
 
 Headers are compared folded (lower-case, accent-free, single-spaced), so "Correo
 electrónico", "CORREO ELECTRONICO" and "correo  electronico" are one name. The exports of
-Google Contacts ("Given Name", "E-mail 1 - Value", "Phone 1 - Value" with its "Phone 1 - Type")
-and Outlook ("First Name", "E-mail Address", "Mobile Phone", "Business Phone", "Company",
-"Job Title") are recognised, as is the header the vCard reader gives (readers.VCARD_HEADER).
+Google Contacts ("Given Name", "E-mail 1 - Value", "Phone 1 - Value" with its "Phone 1 - Type",
+"Labels" or "Group Membership") and Outlook ("First Name", "E-mail Address", "Mobile Phone",
+"Business Phone", "Company", "Job Title", "Categories") are recognised, as is the header the
+vCard reader gives (readers.VCARD_HEADER).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ FIELDS = {
     "country": gettext_lazy("País"),
     "notes": gettext_lazy("Notas (se pueden asignar varias columnas)"),
     "consent": gettext_lazy("Consentimiento para correo comercial"),
+    # Names separated by commas, semicolons or " ::: " (Google Contacts' labels).
+    "tags": gettext_lazy("Etiquetas (separadas por comas o punto y coma)"),
     # The vCard reader's column for a card it could not read: the row is an error.
     "read_error": gettext_lazy("Error de lectura"),
 }
@@ -125,6 +128,12 @@ _SYNONYMS = {
     "consent": [
         "consentimiento", "acepta", "acepta publicidad", "acepta comunicaciones", "acepta correos",
         "suscrito", "boletin", "opt-in", "optin", "consent", "newsletter", "marketing",
+    ],
+    "tags": [
+        "etiquetas", "etiqueta", "tags", "tag", "labels", "label", "grupos", "categorias",
+        "categories",
+        # Google Contacts: "Labels" in today's export, "Group Membership" in the older one.
+        "group membership",
     ],
     "read_error": ["error de lectura"],
 }  # fmt: skip

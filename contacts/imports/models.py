@@ -79,6 +79,12 @@ class ImportRun(models.Model):
         _("filas rechazadas"), upload_to="imports/rechazadas/%Y/%m/", blank=True, max_length=300
     )
     error_message = models.TextField(_("error"), blank=True)
+    # The last batch written (or the claim): a run "en curso" whose progress stands still for
+    # runner.STALE_AFTER lost its worker, and is resumed from rows_done by another.
+    progress_at = models.DateTimeField(_("último avance"), null=True, blank=True)
+    # How many times a worker claimed it (1, or more when it was resumed); a batch is written
+    # only by the worker holding the latest claim.
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
     started_at = models.DateTimeField(_("inicio"), null=True, blank=True)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
     undone_at = models.DateTimeField(_("deshecha"), null=True, blank=True)
@@ -122,9 +128,12 @@ def format_counts(created: int, updated: int, duplicates: int, errors: int) -> s
 
 
 class ImportedRecord(models.Model):
-    """What a run did to one record: created it, or changed these fields from these values.
+    """What a run did: created records, or changed these fields of one from these values.
 
-    The undo reads only this: a created record is removed (or archived if touched since), an
+    The contacts a batch created are one record (`object_ids`, with the consent entries and tag
+    links it wrote for them); an updated contact is one record with its `changes` (and the tag
+    links it added); the accounts and tags a run created, one record each kind and batch. The
+    undo reads only this: a created record is removed (or archived if touched since), an
     updated one gets back `before` for each field still holding the run's `after`.
     """
 
@@ -135,17 +144,25 @@ class ImportedRecord(models.Model):
     class Model(models.TextChoices):
         CONTACT = "contacto", _("Contacto")
         ACCOUNT = "cuenta", _("Cuenta")
+        TAG = "etiqueta", _("Etiqueta")
 
     run = models.ForeignKey(
         ImportRun, verbose_name=_("importación"), on_delete=models.CASCADE, related_name="records"
     )
     model = models.CharField(_("modelo"), max_length=8, choices=Model.choices)
+    # One record (`object_id`), or the records of a whole batch (`object_ids`, then object_id
+    # is the first of them).
     object_id = models.BigIntegerField(_("id"))
+    object_ids = models.JSONField(_("ids"), default=list, blank=True)
     action = models.CharField(_("acción"), max_length=11, choices=Action.choices)
     # For an update: {"field": [before, after]} in JSON form (dates as ISO text).
     changes = models.JSONField(_("cambios"), default=dict, blank=True)
     # The consent entry the run appended for this contact, if any (undone by a new entry).
     consent_id = models.BigIntegerField(_("consentimiento"), null=True, blank=True)
+    # Of a batch: the consent entries it appended for the contacts it created.
+    consent_ids = models.JSONField(_("consentimientos"), default=list, blank=True)
+    # The tag links (taggit's TaggedItem) the run added to these contacts.
+    tagged_ids = models.JSONField(_("etiquetas añadidas"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("registro importado")
@@ -154,3 +171,7 @@ class ImportedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.model}:{self.object_id} {self.action}"
+
+    @property
+    def ids(self) -> list[int]:
+        return self.object_ids or [self.object_id]

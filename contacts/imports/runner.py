@@ -21,26 +21,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.contrib.contenttypes.fields import GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Count, F
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
-from taggit.models import TaggedItem
+from simple_history.utils import bulk_update_with_history
+from taggit.models import Tag, TaggedItem
 
 from accounts.models import Account
 from contacts.imports.mapping import clean_mapping
 from contacts.imports.models import ImportedRecord, ImportRun, format_counts
 from contacts.imports.readers import Table, read_table
 from contacts.imports.rows import (
-    CONTACT_FIELDS,
     DUPLICATE,
     ERROR,
     NAME_FIELDS,
@@ -50,7 +53,11 @@ from contacts.imports.rows import (
     ImportOptions,
     RowResult,
     is_all_caps,
+    normalised_ahead,
 )
+from contacts.imports.writer import LostClaim, history_insert
+from contacts.imports.writer import Writer as _Writer
+from contacts.imports.writer import json_value as _json
 from contacts.models import Consent, ConsentLatest, Contact
 from contacts.services import consent_latest_advance
 from crm.core.audit import audit
@@ -65,6 +72,11 @@ BATCH_SIZE = 1000
 PREVIEW_ROWS = 200
 # What an upload may weigh: some 400,000 rows of a typical contact CSV.
 MAX_BYTES = 50 * 1024 * 1024
+# A run en curso whose last batch is older than this lost its worker (a batch takes well under
+# a second): import_recover queues it again and import_execute resumes it from rows_done.
+STALE_AFTER = dt.timedelta(minutes=10)
+# Claims before a run that keeps killing its worker is given up (failed, undoable).
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -89,10 +101,16 @@ def _first_line(table: Table) -> int:
     return 1 if table.kind == "vcard" else 2  # a card is numbered; a sheet's row 1 is the header
 
 
-def _batches(table: Table, size: int | None = None) -> Iterator[list[tuple[int, list[str]]]]:
+def _lines(table: Table) -> Iterator[tuple[int, list[str]]]:
+    return enumerate(table.rows(), start=_first_line(table))
+
+
+def _batches(
+    table: Table | None = None, size: int | None = None, *, lines=None
+) -> Iterator[list[tuple[int, list[str]]]]:
     size = size or BATCH_SIZE
     batch = []
-    for line, raw in enumerate(table.rows(), start=_first_line(table)):
+    for line, raw in _lines(table) if lines is None else lines:
         batch.append((line, raw))
         if len(batch) == size:
             yield batch
@@ -158,7 +176,7 @@ def import_preview(
     total, capitalise = _scan(table, mapping)
     classifier = _classifier(table, mapping, options, actor, capitalise)
     preview = Preview(header=table.header, mapping=mapping, total=total)
-    for batch in _batches(table):
+    for batch in normalised_ahead(classifier, _batches(table)):
         for row in classifier.classify(batch):
             preview.counts[row.status] += 1
             if len(preview.rows) < limit:
@@ -225,28 +243,76 @@ def import_cancel(*, actor: User | None, run: ImportRun) -> ImportRun:
 
 
 def import_execute(run_id: int) -> ImportRun:
-    """Run a pending import to its end (the Celery task's body and the command's).
+    """Run a pending import to its end (the Celery task's body and the command's), or resume
+    one whose worker died (en curso, without progress for STALE_AFTER) from its last batch.
 
-    Running it twice is harmless: only a pending run is claimed. An unexpected failure marks the
-    run failed; the batches already written stay (and can be undone).
+    Running it twice is harmless: only a pending or abandoned run is claimed, and a batch is
+    written only by the worker holding the latest claim. An unexpected failure marks the run
+    failed; the batches already written stay (and can be undone).
     """
-    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
-        status=ImportRun.Status.RUNNING, started_at=timezone.now()
+    now = timezone.now()
+    claimed = (
+        ImportRun.objects.filter(pk=run_id)
+        .filter(Q(status=ImportRun.Status.PENDING) | _abandoned_q(now))
+        .update(
+            status=ImportRun.Status.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+            progress_at=now,
+            attempts=F("attempts") + 1,
+        )
     )
     run = ImportRun.objects.select_related("created_by").get(pk=run_id)
     if not claimed:
         return run
+    if run.attempts > MAX_ATTEMPTS:
+        ImportRun.objects.filter(pk=run_id, attempts=run.attempts).update(
+            status=ImportRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_message=_(
+                "La importación se interrumpió %(n)s veces sin terminar; lo ya importado "
+                "se puede deshacer."
+            )
+            % {"n": MAX_ATTEMPTS},
+        )
+        run.refresh_from_db()
+        return run
     try:
         _execute(run)
+    except LostClaim:
+        logger.warning("import %s: resumed by another worker, this one stops", run_id)
     except Exception as exc:
         logger.exception("import %s failed", run_id)
-        ImportRun.objects.filter(pk=run_id).update(
+        ImportRun.objects.filter(pk=run_id, attempts=run.attempts).update(
             status=ImportRun.Status.FAILED,
             finished_at=timezone.now(),
             error_message=str(exc)[:2000],
         )
     run.refresh_from_db()
     return run
+
+
+def _abandoned_q(now) -> Q:
+    """Runs en curso whose worker stopped writing batches (killed, or its machine gone)."""
+    stale = now - STALE_AFTER
+    return Q(status=ImportRun.Status.RUNNING) & (
+        Q(progress_at__lt=stale) | Q(progress_at=None, started_at__lt=stale)
+    )
+
+
+def import_recover(*, now: dt.datetime | None = None) -> int:
+    """Queue again the imports a lost worker or a lost message left behind: en curso without
+    progress for STALE_AFTER (resumed from their last batch), or pending for as long (their
+    message never reached a worker). The beat job `contacts.imports_recover`; answers how many."""
+    now = now or timezone.now()
+    lost = ImportRun.objects.filter(
+        _abandoned_q(now) | Q(status=ImportRun.Status.PENDING, created_at__lt=now - STALE_AFTER)
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in lost:
+        with transaction.atomic():
+            enqueue_on_commit("contacts.import_run", [pk])
+        count += 1
+    return count
 
 
 def _execute(run: ImportRun) -> None:
@@ -260,9 +326,18 @@ def _execute(run: ImportRun) -> None:
     ImportRun.objects.filter(pk=run.pk).update(rows_total=total)
     classifier = _classifier(table, mapping, options, actor, capitalise)
     writer = _Writer(run=run, options=options, actor=actor, classifier=classifier)
+    attempt = run.attempts
     rejected: list[RowResult] = []
     status = ImportRun.Status.DONE
-    for batch in _batches(table):
+    lines = _lines(table)
+    if run.rows_done:
+        # Resumed: the batches an earlier worker committed are read again without writing, so
+        # that a later row repeating one of them is still "Repite la fila N".
+        for batch in _batches(lines=itertools.islice(lines, run.rows_done)):
+            rejected.extend(classifier.skip(batch))
+    for batch in normalised_ahead(
+        classifier, _batches(lines=lines), prepare=writer.inserter.prepare
+    ):
         if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
             status = ImportRun.Status.CANCELLED
             break
@@ -270,6 +345,8 @@ def _execute(run: ImportRun) -> None:
         writer.write(rows)
         rejected.extend(row for row in rows if row.status == ERROR)
     run.refresh_from_db()
+    if run.attempts != attempt:
+        raise LostClaim
     if rejected:
         run.rejected_file.save(
             f"importacion-{run.pk}-rechazadas.csv",
@@ -297,224 +374,6 @@ def _execute(run: ImportRun) -> None:
     )
 
 
-# --- writing ----------------------------------------------------------------------------------
-
-
-def _json(value):
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-class _Writer:
-    """Writes a classified batch with bulk operations, in one transaction with its progress."""
-
-    def __init__(self, *, run: ImportRun, options: ImportOptions, actor, classifier: Classifier):
-        self.run = run
-        self.options = options
-        self.actor = actor
-        self.classifier = classifier
-        self.reason = _("Importación #%(id)s") % {"id": run.pk}
-        self.account_pks: dict[str, int] = {}
-
-    def write(self, rows: list[RowResult]) -> None:
-        self._accounts_in_batch = 0
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    created = self._write([r for r in rows if r.status in (NEW, UPDATE)])
-                self._remember(created)
-            except (IntegrityError, DatabaseError, ValidationError):
-                # Someone wrote the same email meanwhile, or a value the database refuses: the
-                # rows go one by one, and only the guilty one is rejected.
-                self._accounts_in_batch = 0
-                for row in rows:
-                    if row.status not in (NEW, UPDATE):
-                        continue
-                    accounts_before = self._accounts_in_batch
-                    try:
-                        with transaction.atomic():
-                            created = self._write([row])
-                        self._remember(created)
-                    except (IntegrityError, DatabaseError, ValidationError) as exc:
-                        self._accounts_in_batch = accounts_before
-                        row.status = ERROR
-                        row.reasons.append(_db_reason(exc))
-            counts = Counter(row.status for row in rows)
-            ImportRun.objects.filter(pk=self.run.pk).update(
-                rows_done=F("rows_done") + len(rows),
-                created=F("created") + counts[NEW],
-                updated=F("updated") + counts[UPDATE],
-                duplicates=F("duplicates") + counts[DUPLICATE],
-                errors=F("errors") + counts[ERROR],
-                accounts_created=F("accounts_created") + self._accounts_in_batch,
-            )
-
-    def _remember(self, created: list[tuple[str, str, str, int]]) -> None:
-        for key, name, tax_id, pk in created:
-            self.account_pks[key] = pk
-            self.classifier.account_created(key, name, tax_id, pk)
-
-    def _write(self, rows: list[RowResult]) -> list[tuple[str, str, str, int]]:
-        if not rows:
-            return []
-        now = timezone.now()
-        records: list[ImportedRecord] = []
-        created_accounts = self._create_accounts(rows, records)
-        new = [row for row in rows if row.status == NEW]
-        contacts = []
-        for row in new:
-            contact = Contact(
-                owner_id=self.options.owner_id,
-                account_id=row.account_id,
-                **{k: v for k, v in row.values.items() if k in CONTACT_FIELDS},
-            )
-            contact.refresh_search_fields()
-            contacts.append(contact)
-        if contacts:
-            contacts = bulk_create_with_history(
-                contacts,
-                Contact,
-                default_user=self.actor,
-                default_change_reason=self.reason,
-                default_date=now,
-            )
-        updates = [row for row in rows if row.status == UPDATE]
-        changed_fields = {"updated_at", "search_text", "phone_digits", "mobile_digits"}
-        for row in updates:
-            contact = row.contact
-            if row.account_id and contact.account_id is None:
-                row.changes["account_id"] = (None, row.account_id)
-            for name, (_old, value) in row.changes.items():
-                setattr(contact, name, value)
-                changed_fields.add(name)
-            contact.updated_at = now
-            contact.refresh_search_fields()
-        if updates:
-            bulk_update_with_history(
-                [row.contact for row in updates],
-                Contact,
-                sorted(changed_fields),
-                default_user=self.actor,
-                default_change_reason=self.reason,
-                default_date=now,
-            )
-        consents = self._consents(new, contacts, updates, now)
-        for row, contact in zip(new, contacts, strict=True):
-            records.append(
-                ImportedRecord(
-                    run=self.run,
-                    model=ImportedRecord.Model.CONTACT,
-                    object_id=contact.pk,
-                    action=ImportedRecord.Action.CREATED,
-                    consent_id=consents.get(id(row)),
-                )
-            )
-        for row in updates:
-            records.append(
-                ImportedRecord(
-                    run=self.run,
-                    model=ImportedRecord.Model.CONTACT,
-                    object_id=row.contact.pk,
-                    action=ImportedRecord.Action.UPDATED,
-                    changes={k: [_json(a), _json(b)] for k, (a, b) in row.changes.items()},
-                    consent_id=consents.get(id(row)),
-                )
-            )
-        ImportedRecord.objects.bulk_create(records)
-        return created_accounts
-
-    def _create_accounts(self, rows, records) -> list[tuple[str, str, str, int]]:
-        wanted: dict[str, Account] = {}
-        keys: dict[str, tuple] = {}
-        for row in rows:
-            if not row.account_new or row.account_id:
-                continue
-            key, name, tax_id = row.account_new
-            if key in self.account_pks:
-                row.account_id = self.account_pks[key]
-                continue
-            if key not in wanted:
-                account = Account(
-                    name=name,
-                    tax_id=tax_id,
-                    country=self.options.country,
-                    owner_id=self.options.owner_id,
-                )
-                account.refresh_search_fields()
-                wanted[key] = account
-                keys[key] = (name, tax_id)
-        if not wanted:
-            return []
-        created = bulk_create_with_history(
-            list(wanted.values()),
-            Account,
-            default_user=self.actor,
-            default_change_reason=self.reason,
-        )
-        pks = {key: account.pk for key, account in zip(wanted, created, strict=True)}
-        for row in rows:
-            if row.account_new and not row.account_id:
-                row.account_id = self.account_pks.get(row.account_new[0]) or pks[row.account_new[0]]
-        records.extend(
-            ImportedRecord(
-                run=self.run,
-                model=ImportedRecord.Model.ACCOUNT,
-                object_id=pk,
-                action=ImportedRecord.Action.CREATED,
-            )
-            for pk in pks.values()
-        )
-        self._accounts_in_batch += len(pks)
-        return [(key, *keys[key], pk) for key, pk in pks.items()]
-
-    def _consents(self, new, contacts, updates, now) -> dict[int, int]:
-        """The ledger entries the file states (only with a legal basis: ImportOptions.check);
-        {id(row): entry id}."""
-        if not self.options.consent_basis:
-            return {}
-        pairs = [(row, contact) for row, contact in zip(new, contacts, strict=True) if row.consent]
-        pairs += [(row, row.contact) for row in updates if row.consent]
-        entries = [
-            Consent(
-                contact_id=contact.pk,
-                channel=Consent.Channel.EMAIL,
-                action=row.consent,
-                at=now,
-                source=Consent.Source.IMPORT,
-                legal_basis=self.options.consent_basis,
-                recorded_by=self.actor,
-                note=self.reason,
-            )
-            for row, contact in pairs
-        ]
-        if not entries:
-            return {}
-        entries = Consent.objects.bulk_create(entries)
-        new_ids = {contact.pk for contact in contacts}
-        latest = []
-        for entry in entries:
-            if entry.contact_id in new_ids:  # a new contact: its first entry is its latest
-                latest.append(
-                    ConsentLatest(
-                        contact_id=entry.contact_id,
-                        channel=entry.channel,
-                        entry=entry,
-                        action=entry.action,
-                    )
-                )
-            else:
-                consent_latest_advance(entry)
-        ConsentLatest.objects.bulk_create(latest)
-        return {id(row): entry.pk for (row, _contact), entry in zip(pairs, entries, strict=True)}
-
-
-def _db_reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    if isinstance(exc, IntegrityError) and "email" in str(exc).lower():
-        return _("Ya existe un contacto con este correo electrónico.")
-    return _("La base de datos rechazó la fila: %(error)s") % {"error": str(exc)[:200]}
-
-
 # --- rejected rows ----------------------------------------------------------------------------
 
 
@@ -537,9 +396,9 @@ def _chunks(ids: list[int], size: int = UNDO_CHUNK) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def _touched_contacts(ids: list[int], run_consents: set[int]) -> set[int]:
+def _touched_contacts(ids: list[int], run_consents: set[int], run_tagged: set[int]) -> set[int]:
     """The created contacts someone changed or used since the import: a later history record,
-    a consent entry the run did not write, a tag, or any other record pointing at them
+    a consent entry or a tag the run did not write, or any other record pointing at them
     (activities, opportunities… found through the model's relations, whatever app they are in)."""
     touched = set(
         Contact.history.filter(id__in=ids)
@@ -549,16 +408,27 @@ def _touched_contacts(ids: list[int], run_consents: set[int]) -> set[int]:
         .values_list("id", flat=True)
     )
     touched.update(
-        Consent.objects.filter(contact_id__in=ids)
-        .exclude(pk__in=run_consents)
-        .values_list("contact_id", flat=True)
+        contact_id
+        for pk, contact_id in Consent.objects.filter(contact_id__in=ids).values_list(
+            "pk", "contact_id"
+        )
+        if pk not in run_consents
     )
-    touched.update(
-        int(object_id)
-        for object_id in TaggedItem.objects.filter(
-            content_type__app_label="contacts", content_type__model="contact", object_id__in=ids
-        ).values_list("object_id", flat=True)
-    )
+    for relation in Contact._meta.private_fields:  # tags, and any other generic relation
+        if not isinstance(relation, GenericRelation):
+            continue
+        linked = relation.related_model._base_manager.filter(
+            **{
+                relation.content_type_field_name: ContentType.objects.get_for_model(Contact),
+                f"{relation.object_id_field_name}__in": ids,
+            }
+        )
+        ours = run_tagged if relation.related_model is TaggedItem else set()
+        touched.update(
+            int(object_id)
+            for pk, object_id in linked.values_list("pk", relation.object_id_field_name)
+            if pk not in ours
+        )
     for relation in Contact._meta.related_objects:
         model = relation.related_model
         if model in (Consent, ConsentLatest) or model._meta.label_lower.endswith(
@@ -571,6 +441,25 @@ def _touched_contacts(ids: list[int], run_consents: set[int]) -> set[int]:
             )
         )
     return touched
+
+
+def _remove_contacts(ids: list[int], *, actor, reason: str, now) -> None:
+    """Delete created contacts nobody touched (see _touched_contacts): their deletion in the
+    history, then their tags and consent entries (the run's only), then the rows, in a few
+    statements instead of a delete() per contact."""
+    history_insert(Contact, ids, "-", user=actor, reason=reason, date=now)
+    TaggedItem.objects.filter(
+        content_type=ContentType.objects.get_for_model(Contact), object_id__in=ids
+    ).delete()
+    ConsentLatest.objects.filter(contact_id__in=ids).delete()
+    Consent.objects.filter(contact_id__in=ids).delete()
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:  # nothing else points at them: checked just before
+        cursor.execute(
+            f"DELETE FROM {q(Contact._meta.db_table)} WHERE {q(Contact._meta.pk.column)} "
+            f"IN ({', '.join(['%s'] * len(ids))})",
+            ids,
+        )
 
 
 def _from_json(name: str, value):
@@ -586,6 +475,7 @@ def import_undo(*, actor: User | None, run: ImportRun) -> ImportRun:
     - Contacts it created: removed if untouched since; archived otherwise.
     - Fields it updated: back to their previous value where they still hold the imported one
       (a field someone changed since is left as they left it, and counted as a conflict).
+    - Tags it added: removed (tags it created, when nothing else uses them any more).
     - Consent it granted to an existing contact: withdrawn by a new ledger entry if it is still
       the latest and the contact had no grant before (the ledger is never edited; an undo
       never re-subscribes anybody).
@@ -604,21 +494,27 @@ def import_undo(*, actor: User | None, run: ImportRun) -> ImportRun:
     reason = _("Deshacer importación #%(id)s") % {"id": run.pk}
     report = Counter()
     records = ImportedRecord.objects.filter(run=run)
-    run_consents = set(records.exclude(consent_id=None).values_list("consent_id", flat=True))
+    run_consents, run_tagged = set(), set()
+    created: list[int] = []
+    for consent_id, consent_ids, tagged_ids in records.filter(
+        model=ImportedRecord.Model.CONTACT
+    ).values_list("consent_id", "consent_ids", "tagged_ids"):
+        run_consents.update(consent_ids)
+        if consent_id:
+            run_consents.add(consent_id)
+        run_tagged.update(tagged_ids)
+    for record in records.filter(
+        model=ImportedRecord.Model.CONTACT, action=ImportedRecord.Action.CREATED
+    ).only("object_id", "object_ids"):
+        created.extend(record.ids)
+    created.sort()
 
-    created = list(
-        records.filter(model=ImportedRecord.Model.CONTACT, action=ImportedRecord.Action.CREATED)
-        .order_by("object_id")
-        .values_list("object_id", flat=True)
-    )
     for ids in _chunks(created):
-        touched = _touched_contacts(ids, run_consents)
+        touched = _touched_contacts(ids, run_consents, run_tagged)
         untouched = [pk for pk in ids if pk not in touched]
-        for contact in Contact.objects.filter(pk__in=untouched):
-            contact._history_user = actor
-            contact._change_reason = reason
-            contact.delete()
-            report["contacts_removed"] += 1
+        if untouched:
+            _remove_contacts(untouched, actor=actor, reason=reason, now=now)
+            report["contacts_removed"] += len(untouched)
         archive = list(Contact.objects.filter(pk__in=touched, archived_at=None))
         for contact in archive:
             contact.archived_at = now
@@ -628,6 +524,9 @@ def import_undo(*, actor: User | None, run: ImportRun) -> ImportRun:
             default_change_reason=reason, default_date=now,
         )  # fmt: skip
         report["contacts_archived"] += len(touched)
+    # The tags the run added to contacts that stay (updated ones, touched created ones).
+    for ids in _chunks(sorted(run_tagged)):
+        TaggedItem.objects.filter(pk__in=ids).delete()
 
     updated = list(
         records.filter(model=ImportedRecord.Model.CONTACT, action=ImportedRecord.Action.UPDATED)
@@ -662,9 +561,13 @@ def import_undo(*, actor: User | None, run: ImportRun) -> ImportRun:
         )  # fmt: skip
         report["contacts_restored"] += len(changed)
 
-    accounts = list(
-        records.filter(model=ImportedRecord.Model.ACCOUNT).values_list("object_id", flat=True)
-    )
+    accounts = [
+        pk
+        for record in records.filter(model=ImportedRecord.Model.ACCOUNT).only(
+            "object_id", "object_ids"
+        )
+        for pk in record.ids
+    ]
     for ids in _chunks(accounts):
         in_use = set(
             Contact.objects.filter(account_id__in=ids).values_list("account_id", flat=True)
@@ -686,6 +589,14 @@ def import_undo(*, actor: User | None, run: ImportRun) -> ImportRun:
             except (IntegrityError, DatabaseError):  # PROTECTed by another app's record
                 report["accounts_kept"] += 1
         report["accounts_kept"] += len(in_use | edited)
+
+    tags = [
+        pk
+        for record in records.filter(model=ImportedRecord.Model.TAG).only("object_id", "object_ids")
+        for pk in record.ids
+    ]
+    if tags:  # the tags it created, unless someone else uses them now
+        Tag.objects.filter(pk__in=tags, taggit_taggeditem_items=None).delete()
 
     run.status = ImportRun.Status.UNDONE
     run.undone_at = now

@@ -111,3 +111,14 @@ def test_the_same_job_delivered_twice_emails_once(large, rep):
     other = tasks.export_build(rep.pk, "accounts", "", "csv", "../../etc")
     assert other != first and ".." not in other
     assert len(mail.outbox) == 2
+
+
+def test_rows_are_read_in_chunks_in_the_list_order(large, rep, django_assert_num_queries):
+    from accounts.models import Account
+
+    for index in range(25):
+        AccountFactory(name=f"Cuenta {index:02d}", owner=rep)
+    qs = Account.objects.select_related("owner").order_by("-name")
+    with django_assert_num_queries(1 + 3):  # the ids, then three chunks of ten
+        names = [a.name for a in exports.in_chunks(qs, size=10)]
+    assert names == [f"Cuenta {index:02d}" for index in reversed(range(25))]
