@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_celery_beat",
     "anymail",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crm.core",
     "accounts",
     "contacts",
@@ -439,3 +442,41 @@ CAMPAIGN_DKIM_KEY_FILE = env("CAMPAIGN_DKIM_KEY_FILE", default="")
 # django-anymail: the ESP's tracking webhooks (bounces, complaints) authenticate with
 # basic auth "user:password" in ANYMAIL_WEBHOOK_SECRET.
 ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
+
+# The REST API (issue 11; crm.core.api, each app's api.py, /api/v1/ in crm.top.api).
+API_RATE = env("API_RATE", default="600/min")  # requests per personal key (or per session)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm.core.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm.core.api.auth.HasScope",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "crm.core.api.auth.CursorPage",
+    "DEFAULT_THROTTLE_CLASSES": ["crm.core.api.auth.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_RATE},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crm.core.api.drf.problem_response",
+    # JSON only: people read the API at /api/v1/docs/ (Swagger UI, signed in with the session).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRM API",
+    "DESCRIPTION": (
+        "La API REST del CRM, versión 1. Autentícate con una clave personal creada en tu perfil "
+        "(Authorization: Bearer crm_…). Los errores siguen RFC 9457 (application/problem+json); "
+        "para modificar un registro envía If-Match con su ETag."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}

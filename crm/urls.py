@@ -12,6 +12,7 @@ urlpatterns = [
     path("soporte/", include("support.urls")),
     path("campanas/", include("campaigns.urls")),
     path("m/", include("campaigns.urls.public")),
+    path("api/v1/", include(("crm.top.api", "api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     # The admin's own sign-in form would skip the second step: everyone signs in at crm:login.
     path(

@@ -105,17 +105,19 @@ def _last_history_id(row: models.Model) -> int | None:
     return manager.order_by("-pk").values_list("pk", flat=True).first()
 
 
+def version_data(row: models.Model, fields: Iterable[str]) -> dict:
+    """What a version is made of: the row, the values of `fields`, its last history record."""
+    return {
+        "r": _reference(row),
+        "v": {name: _value(row, name) for name in fields},
+        "h": _last_history_id(row),
+    }
+
+
 def version_token(row: models.Model, fields: Iterable[str]) -> str:
-    """The version of `row` for an edit form that changes `fields`."""
-    return signing.dumps(
-        {
-            "r": _reference(row),
-            "v": {name: _value(row, name) for name in fields},
-            "h": _last_history_id(row),
-        },
-        salt=SALT,
-        compress=True,
-    )
+    """The version of `row` for an edit form that changes `fields` (signed, with the time of
+    signing: two tokens of the same version differ; compare their data, not the tokens)."""
+    return signing.dumps(version_data(row, fields), salt=SALT, compress=True)
 
 
 def _read(token: str, row: models.Model) -> dict | None:

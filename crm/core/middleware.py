@@ -3,7 +3,7 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -73,6 +73,10 @@ class SessionIdleMiddleware:
         session = getattr(request, "session", None)
         user = getattr(request, "user", None)
         if session is None or user is None or not user.is_authenticated:
+            return response
+        if SESSION_KEY not in session:
+            # Signed in without a session (an API key): nothing to keep alive, and no session
+            # row or cookie to create for it.
             return response
         now = time.time()
         if now - session.get(SESSION_TOUCHED, 0) >= settings.SESSION_TOUCH_SECONDS:

@@ -242,3 +242,34 @@ class SubmittedForm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.token})"
+
+
+class ApiToken(models.Model):
+    """A personal key for the REST API (issue 11), created by a user in their profile.
+
+    Only a SHA-256 of the key is stored: the key itself is shown once, when it is created
+    (crm.core.api.tokens). It acts as its user, with their role and visibility, narrowed to its
+    scopes (crm.core.api.scopes), until it expires or is revoked.
+    """
+
+    user = models.ForeignKey(
+        User, verbose_name=_("usuario"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("nombre"), max_length=100)
+    # The key's first characters after "crm_", shown in the list so the user can tell keys apart.
+    prefix = models.CharField(_("prefijo"), max_length=12)
+    key_hash = models.CharField(_("huella"), max_length=64, unique=True)
+    scopes = models.JSONField(_("permisos"), default=list)
+    created_at = models.DateTimeField(_("creada"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("caduca"))
+    last_used_at = models.DateTimeField(_("último uso"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("última IP"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revocada"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("clave de API")
+        verbose_name_plural = _("claves de API")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (crm_{self.prefix}…)"

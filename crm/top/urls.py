@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.core import exports, views_mfa
+from crm.core import exports, views_mfa, views_tokens
 from crm.core import views as auth
 from crm.top import urls_merge, urls_privacy, views, views_caller
 
@@ -32,6 +32,8 @@ urlpatterns = [
         name="mfa-codes-regenerate",
     ),
     path("seguridad/dos-pasos/desactivar/", views_mfa.mfa_disable, name="mfa-disable"),
+    path("seguridad/api/", views_tokens.api_tokens, name="api-tokens"),
+    path("seguridad/api/<int:pk>/revocar/", views_tokens.api_token_revoke, name="api-token-revoke"),
 ]
 
 # Merging duplicates and a person's data rights (issue 10): pages of their own modules.

@@ -47,6 +47,7 @@ from campaigns.tests.factories import (
 )
 from contacts.imports.models import ImportRun
 from contacts.tests.factories import ConsentFactory, ContactFactory
+from crm.core.api.tokens import token_create
 from crm.core.models import User
 from crm.core.tests.factories import PASSWORD
 from crm.core.tests.mfa import sign_in
@@ -185,6 +186,7 @@ def world(settings, tmp_path, rep, support, marketing):
         created_by=rep, file_name="clientes.csv", kind="csv", status=ImportRun.Status.DONE
     )
     import_run.rejected_file.save("rechazadas.csv", ContentFile(b"Fila,Motivo\n3,correo\n"))
+    api_token, _key = token_create(user=rep, name="Tienda", scopes=["contacts:read"], days=30)
     rows = defaultdict(list)
     for row in (
         rep,
@@ -211,6 +213,7 @@ def world(settings, tmp_path, rep, support, marketing):
         send,
         SuppressionFactory(),
         import_run,
+        api_token,
         *sent.links.all(),
     ):
         rows[type(row)].append(row)

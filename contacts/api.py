@@ -1,0 +1,173 @@
+"""Contacts in the REST API (issue 11): read through contacts.selectors, written through
+contacts.services. Consent is read with the contact and changed only through its own endpoint,
+which appends to the ledger (never a field to overwrite)."""
+
+from django.http import QueryDict
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from accounts.models import Account
+from contacts import selectors, services
+from contacts.forms import ContactFilterForm
+from contacts.models import Consent, Contact, Topic
+from crm.core.api.drf import ApiViewSet, SparseFieldsMixin, TagsField, VersionedMixin
+from crm.core.forms_utils import client_ip
+from crm.core.models import User
+from crm.core.permissions import assignable_owners
+
+
+class ContactSerializer(SparseFieldsMixin, serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False)
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=Account.objects.filter(archived_at__isnull=True), required=False, allow_null=True
+    )
+    tags = TagsField(required=False)
+    email_consent = serializers.SerializerMethodField(
+        help_text="grant, withdraw, or null (never asked): the latest entry of the email ledger."
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            *services.CONTACT_FIELDS,
+            "owner",
+            "tags",
+            "email_consent",
+            "archived_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["archived_at", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if "owner" in self.fields and request is not None and request.user.is_authenticated:
+            self.fields["owner"].queryset = assignable_owners(request.user)
+
+    def get_email_consent(self, contact) -> str | None:
+        if hasattr(contact, "email_consent"):
+            return contact.email_consent
+        return (
+            contact.consent_latest.filter(channel=Consent.Channel.EMAIL, topic__isnull=True)
+            .values_list("action", flat=True)
+            .first()
+        )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in ("owner", "account"):
+            if name in data:
+                data[name] = getattr(instance, f"{name}_id")
+        return data
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    """A ledger entry: what was recorded, when, how, by whom."""
+
+    topic = serializers.SlugRelatedField(
+        slug_field="name", queryset=Topic.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "action",
+            "channel",
+            "topic",
+            "legal_basis",
+            "source",
+            "text_version",
+            "note",
+            "at",
+            "recorded_by",
+        ]
+        read_only_fields = ["id", "at", "recorded_by"]
+        extra_kwargs = {"source": {"required": False}, "legal_basis": {"required": False}}
+
+
+def list_filters(params: QueryDict) -> dict:
+    """The list page's filters (same names, same meaning) from the query string."""
+    return ContactFilterForm(params).filters()
+
+
+class ContactViewSet(
+    VersionedMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    ApiViewSet,
+):
+    """People (contactos). Every role reads every contact; reps change their own."""
+
+    api_area = "contacts"
+    serializer_class = ContactSerializer
+    version_fields = (*services.CONTACT_FIELDS, "owner", "tags")
+    orderings = ("id", "last_name", "updated_at")
+
+    def get_queryset(self):
+        filters = list_filters(self.request.query_params)
+        return selectors.contact_list(user=self.request.user, filters=filters)
+
+    def get_object(self):
+        try:
+            contact = selectors.contact_detail(user=self.request.user, pk=self.kwargs["pk"])
+        except (Contact.DoesNotExist, ValueError) as exc:
+            raise NotFound() from exc
+        self.check_object_permissions(self.request, contact)
+        return contact
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        owner, tags = data.pop("owner", None), data.pop("tags", None)
+        serializer.instance = services.contact_create(
+            actor=self.request.user, data=data, owner=owner, tags=tags
+        )
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        contact = self.get_object()
+        version = self.checked_version(contact)
+        serializer = self.get_serializer(contact, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        owner, tags = data.pop("owner", None), data.pop("tags", None)
+        contact = services.contact_update(
+            actor=request.user, contact=contact, data=data, owner=owner, tags=tags, version=version
+        )
+        return self.versioned(Response(self.get_serializer(contact).data), contact)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @action(detail=True, methods=["get", "post"], serializer_class=ConsentSerializer)
+    def consent(self, request, pk=None):
+        """GET: the contact's consent ledger, newest first. POST: append a grant or a
+        withdrawal (recorded as made by the key's user, with the caller's address)."""
+        contact = self.get_object()
+        if request.method == "GET":
+            entries = selectors.contact_consent_ledger(contact=contact)
+            return Response(ConsentSerializer(entries, many=True).data)
+        serializer = ConsentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = services.consent_record(
+            contact=contact,
+            action=data["action"],
+            channel=data.get("channel", Consent.Channel.EMAIL),
+            topic=data.get("topic"),
+            source=data.get("source") or Consent.Source.STAFF,
+            actor=request.user,
+            legal_basis=data.get("legal_basis", Consent.LegalBasis.CONSENT),
+            text_version=data.get("text_version", ""),
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+            note=data.get("note", ""),
+        )
+        return Response(ConsentSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+ROUTES = [("contacts", ContactViewSet, "contact")]

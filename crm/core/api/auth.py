@@ -1,0 +1,83 @@
+"""Authentication, scopes, rate limits and pagination of the REST API (settings.REST_FRAMEWORK).
+
+Kept apart from crm.core.api.drf: DRF imports the classes its settings name while its own views
+module loads, so this module must not import rest_framework.views (nor anything that does).
+
+- `TokenAuthentication`: `Authorization: Bearer crm_…` with a personal key (tokens.py); the
+  browsable pages use the session instead (with CSRF, as DRF's SessionAuthentication does).
+- `HasScope`: a key reaches only the areas its scopes name (a view says its `api_area`); what
+  its user may see and change inside an area is decided, as for the pages, by the app's
+  selectors and services.
+- `TokenRateThrottle`: requests per key.
+- `CursorPage`: cursor pagination, stable while rows are added, with no COUNT on any page.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from crm.core.api.tokens import grants, token_for_key
+from crm.core.forms_utils import client_ip
+from crm.core.models import ApiToken
+
+
+class TokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                _("La cabecera Authorization debe ser «Bearer <clave>».")
+            )
+        token = token_for_key(parts[1].decode(errors="replace"), ip=client_ip(request))
+        if token is None:
+            raise exceptions.AuthenticationFailed(
+                _("La clave de API no es válida, ha caducado o se ha revocado.")
+            )
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasScope(BasePermission):
+    """A key needs its view's area in its scopes (write for anything but GET, HEAD, OPTIONS)."""
+
+    message = _("Tu clave de API no tiene permiso para esta área.")
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        area = getattr(view, "api_area", None)
+        if not isinstance(token, ApiToken) or area is None:
+            return True  # a signed-in session: the role decides, in the selectors and services
+        return grants(token.scopes, area, write=request.method not in SAFE_METHODS)
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Requests per key (per user for a session; per address for the anonymous)."""
+
+    scope = "api"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class CursorPage(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = "-id"

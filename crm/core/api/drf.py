@@ -1,0 +1,219 @@
+"""Django REST Framework's pieces as this project wants them (settings.REST_FRAMEWORK).
+
+- Authentication, scopes, rate limits and pagination are in crm.core.api.auth.
+- `problem_response`: every error as RFC 9457 problem details (`application/problem+json`),
+  translated; the services' Django ValidationError and PermissionDenied included.
+- `VersionedMixin`: an ETag on every record, `If-Match` required to change one (428 without it,
+  412 when it is stale), built on crm.core.concurrency's version of the row.
+- `SparseFieldsMixin`: `?fields=id,name` returns only those fields.
+- `ApiViewSet`: the base of every viewset (the site's login-required middleware leaves the API
+  to these authentication classes, which answer 401 as problem details instead of a redirect).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http
+import json
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+from crm.core.concurrency import StaleEdit, version_data, version_token
+
+PROBLEM = "application/problem+json"
+
+
+# --- errors as problem details ----------------------------------------------------------------
+
+TITLES = {
+    400: gettext_lazy("Datos no válidos"),
+    401: gettext_lazy("Falta autenticación"),
+    403: gettext_lazy("Sin permiso"),
+    404: gettext_lazy("No encontrado"),
+    405: gettext_lazy("Método no permitido"),
+    406: gettext_lazy("Formato no disponible"),
+    409: gettext_lazy("Conflicto"),
+    412: gettext_lazy("El registro cambió desde que lo leíste"),
+    415: gettext_lazy("Tipo de contenido no admitido"),
+    428: gettext_lazy("Falta la versión del registro"),
+    429: gettext_lazy("Demasiadas peticiones"),
+}
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = gettext_lazy(
+        "Envía la cabecera If-Match con la ETag del registro que leíste: así nadie sobrescribe "
+        "sin saberlo los cambios de otro."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = gettext_lazy(
+        "El registro cambió desde que lo leíste: vuelve a leerlo y aplica tus cambios otra vez."
+    )
+    default_code = "precondition_failed"
+
+
+def _title(code: int) -> str:
+    if code in TITLES:
+        return str(TITLES[code])
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return str(code)
+
+
+def problem_response(exc, context):
+    """DRF's exception handler, answering every error as problem details (RFC 9457)."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=as_serializer_error(exc))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(detail=str(exc) or None)
+    elif isinstance(exc, StaleEdit):
+        exc = PreconditionFailed()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    problem = {"type": "about:blank", "title": _title(response.status_code)}
+    problem["status"] = response.status_code
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        problem["detail"] = str(data["detail"])
+    else:
+        problem["detail"] = _("Revisa los campos señalados en «errors».")
+        problem["errors"] = data if isinstance(data, dict) else {"non_field_errors": data}
+    request = context.get("request")
+    if request is not None:
+        problem["instance"] = request.path
+    response.data = problem
+    response["Content-Type"] = PROBLEM
+    response.content_type = PROBLEM
+    return response
+
+
+# --- pagination, versions, fields -------------------------------------------------------------
+
+
+def etag(row, fields) -> str:
+    """The row's version over `fields`, as an HTTP entity tag: the same while the row is
+    (a hash of the version's data, not of a signed token, which carries its signing time)."""
+    data = json.dumps(version_data(row, fields), sort_keys=True, default=str)
+    return f'"{hashlib.sha256(data.encode()).hexdigest()[:32]}"'
+
+
+class VersionedMixin:
+    """ETag on retrieve; If-Match required on update (428), checked (412), and the version
+    handed to the service, which checks it again under its row lock (crm.core.concurrency)."""
+
+    version_fields: tuple[str, ...] = ()
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        response = Response(self.get_serializer(instance).data)
+        response["ETag"] = etag(instance, self.version_fields)
+        return response
+
+    def checked_version(self, instance) -> str:
+        """The version token to pass to the service, once If-Match names the current row."""
+        wanted = self.request.headers.get("If-Match", "").strip()
+        if not wanted:
+            raise PreconditionRequired()
+        current = version_token(instance, self.version_fields)
+        tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+        if "*" not in tags and etag(instance, self.version_fields) not in tags:
+            raise PreconditionFailed()
+        return current
+
+    def versioned(self, response: Response, instance) -> Response:
+        instance.refresh_from_db()
+        response["ETag"] = etag(instance, self.version_fields)
+        return response
+
+
+class SparseFieldsMixin:
+    """`?fields=a,b` keeps only those fields of the answer (an unknown one is a 400)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        wanted = request.query_params.get("fields") if request is not None else None
+        if not wanted or request.method not in SAFE_METHODS:
+            return
+        names = {name.strip() for name in wanted.split(",") if name.strip()}
+        unknown = sorted(names - set(self.fields))
+        if unknown:
+            raise exceptions.ValidationError(
+                {"fields": [_("Campos desconocidos: %(names)s.") % {"names": ", ".join(unknown)}]}
+            )
+        for name in set(self.fields) - names:
+            self.fields.pop(name)
+
+
+def enum_field(name: str, choices) -> type[serializers.ChoiceField]:
+    """A ChoiceField whose OpenAPI enum is the component `name`: apart from the other apps'
+    enums of a field with the same name (status, kind, channel), which would collide."""
+    values = [value for value, _label in choices]
+
+    @extend_schema_field({"type": "string", "enum": values}, component_name=name)
+    class NamedChoiceField(serializers.ChoiceField):
+        def __init__(self, **kwargs):
+            super().__init__(choices=choices, **kwargs)
+
+    return NamedChoiceField
+
+
+class TagsField(serializers.ListField):
+    """Tag names. Read from the list's prefetch (`tag_items`, crm.core.search_query) when the
+    row has it, so a page of rows costs one query for all their tags."""
+
+    child = serializers.CharField(max_length=100)
+
+    def get_attribute(self, instance):
+        items = getattr(instance, "tag_items", None)
+        if items is not None:
+            return [item.tag.name for item in items]
+        return [tag.name for tag in instance.tags.all()]
+
+    def to_representation(self, value):
+        return sorted(value)
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """The base of the API's viewsets: `api_area` (the scope a key needs), `orderings` (the
+    fields `?ordering=` may name, ascending or with "-"; the id breaks ties)."""
+
+    api_area: str | None = None
+    orderings: tuple[str, ...] = ("id",)
+    lookup_value_regex = r"\d+"
+
+    def paginate_queryset(self, queryset):
+        wanted = self.request.query_params.get("ordering") or "-id"
+        if wanted.lstrip("-") not in self.orderings:
+            raise exceptions.ValidationError(
+                {
+                    "ordering": [
+                        _("Orden desconocido. Puedes usar: %(names)s.")
+                        % {"names": ", ".join(self.orderings)}
+                    ]
+                }
+            )
+        tie = "-id" if wanted.startswith("-") else "id"
+        self.paginator.ordering = (wanted,) if wanted.lstrip("-") == "id" else (wanted, tie)
+        return super().paginate_queryset(queryset)
+
+    @classmethod
+    def as_view(cls, actions=None, **initkwargs):
+        return login_not_required(super().as_view(actions, **initkwargs))
