@@ -10,6 +10,7 @@ from crm.core.audit import audit
 from crm.core.concurrency import check_version
 from crm.core.models import AuditEvent, User
 from crm.core.permissions import assignable_owners, can_create_records, editable_by_owner_q
+from crm.core.webhooks import webhook_emit
 
 CONTACT_FIELDS = (
     "first_name",
@@ -80,6 +81,15 @@ def contact_create(
     _save(contact)
     if tags:
         contact.tags.set(tags)
+    webhook_emit(
+        "contact.created",
+        {
+            "contact_id": contact.pk,
+            "account_id": contact.account_id,
+            "owner_id": contact.owner_id,
+            "lifecycle": contact.lifecycle,
+        },
+    )
     return contact
 
 
@@ -109,6 +119,15 @@ def contact_update(
     _save(contact)
     if tags is not None:
         contact.tags.set(tags)
+    webhook_emit(
+        "contact.updated",
+        {
+            "contact_id": contact.pk,
+            "account_id": contact.account_id,
+            "owner_id": contact.owner_id,
+            "lifecycle": contact.lifecycle,
+        },
+    )
     return contact
 
 

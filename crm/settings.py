@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # What services queued while the broker was down (crm.core.queue's outbox), sent when back.
     "queued-tasks-dispatch": {"task": "crm.queued_tasks_dispatch", "schedule": 60.0},
+    # Webhook deliveries due for a retry, or whose task was lost (crm.core.webhooks).
+    "webhooks-due": {"task": "crm.webhooks_due", "schedule": 60.0},
     "sessions-clear-nightly": {
         "task": "crm.tasks.sessions_clear",
         "schedule": crontab(minute=0, hour=3),
@@ -480,3 +482,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Webhooks (crm.core.webhooks): only https targets, unless DEBUG or this is set (never in
+# production); private and loopback addresses are refused whatever it says.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)

@@ -36,6 +36,7 @@ from campaigns.models import CampaignLink, Send, Suppression, TrackingEvent
 from campaigns.services.suppression import suppress
 from contacts.models import Consent, ConsentLatest, Contact, Topic
 from contacts.services import consent_record
+from crm.core.webhooks import webhook_emit
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +321,14 @@ def unsubscribe(*, send: Send, everything: bool, ip_address: str | None, user_ag
                 user_agent=user_agent,
                 note=_("Enlace de baja de la campaña «%(campaign)s»")
                 % {"campaign": send.campaign.name},
+            )
+            webhook_emit(
+                "contact.unsubscribed",
+                {
+                    "contact_id": send.contact_id,
+                    "campaign_id": send.campaign_id,
+                    "topic_id": None if topic is None else topic.pk,
+                },
             )
         if not TrackingEvent.objects.filter(
             send=send, kind=TrackingEvent.Kind.UNSUBSCRIBE

@@ -1,6 +1,8 @@
 """Users, teams and roles, and the shared base every app builds on."""
 
+import base64
 import functools
+import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -273,3 +275,150 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (crm_{self.prefix}…)"
+
+
+# Webhooks (issue 11; crm.core.webhooks) ------------------------------------------------------
+
+
+def webhook_secret_new() -> str:
+    """A signing secret as the Standard Webhooks specification writes it: "whsec_" + base64 of
+    32 random bytes (the HMAC key is the decoded bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_event_id_new() -> str:
+    return "evt_" + secrets.token_hex(16)
+
+
+class WebhookEventType(models.TextChoices):
+    CONTACT_CREATED = "contact.created", _("Contacto creado")
+    CONTACT_UPDATED = "contact.updated", _("Contacto modificado")
+    CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("Contacto dado de baja de los correos")
+    OPPORTUNITY_STAGE_CHANGED = "opportunity.stage_changed", _("Oportunidad cambiada de etapa")
+    OPPORTUNITY_WON = "opportunity.won", _("Oportunidad ganada")
+    TICKET_CREATED = "ticket.created", _("Incidencia abierta")
+    TICKET_RESOLVED = "ticket.resolved", _("Incidencia resuelta")
+    FORM_SUBMITTED = "form.submitted", _("Formulario de alta enviado")
+    # Sent from the endpoint's page to one endpoint only; nobody subscribes to it.
+    TEST = "webhook.test", _("Evento de prueba")
+
+
+class WebhookEndpoint(models.Model):
+    """An address of another system (the shop, the ERP) that is told of changes, signed with its
+    secret. Only administrators register them; one failing for a day is disabled."""
+
+    url = models.URLField(_("dirección"), max_length=500)
+    description = models.CharField(_("descripción"), max_length=200, blank=True)
+    events = models.JSONField(_("eventos"), default=list)
+    secret = models.CharField(_("secreto"), max_length=100, default=webhook_secret_new)
+    # After a rotation the old secret still signs (a second signature) for a day, so that the
+    # receiver can switch without losing a delivery.
+    previous_secret = models.CharField(_("secreto anterior"), max_length=100, blank=True)
+    previous_secret_until = models.DateTimeField(
+        _("secreto anterior válido hasta"), null=True, blank=True
+    )
+    active = models.BooleanField(_("activo"), default=True)
+    disabled_at = models.DateTimeField(_("desactivado el"), null=True, blank=True)
+    disabled_reason = models.CharField(_("motivo de la desactivación"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        User,
+        verbose_name=_("creado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+    # The first failure since the last success: a day of failures disables the endpoint.
+    failing_since = models.DateTimeField(_("falla desde"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["-active", "url", "id"]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    def get_absolute_url(self) -> str:
+        return reverse("crm:webhook-detail", args=[self.pk])
+
+
+class WebhookEvent(models.Model):
+    """A change the other systems are told of, once, whatever the number of endpoints or of
+    attempts: its id is the `webhook-id` header, by which a receiver drops a repeat."""
+
+    id = models.CharField(
+        _("identificador"), max_length=40, primary_key=True, default=webhook_event_id_new
+    )
+    type = models.CharField(_("tipo"), max_length=40, choices=WebhookEventType.choices)
+    payload = models.JSONField(_("datos"), default=dict)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("evento de webhook")
+        verbose_name_plural = _("eventos de webhook")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: the outbox row written with the change, and its log.
+
+    Due when `next_attempt_at` has come; `locked_until` is the lease of the worker sending it
+    (a worker that dies mid-request lets it go after that); `queued_at` says a task was asked
+    for it, so that the reconciler (`webhooks_due`) only re-queues what a lost task left.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pendiente")
+        DELIVERED = "delivered", _("Entregado")
+        FAILED = "failed", _("Fallido, se reintentará")
+        ABANDONED = "abandoned", _("Abandonado")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        verbose_name=_("webhook"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    event = models.ForeignKey(
+        WebhookEvent,
+        verbose_name=_("evento"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    next_attempt_at = models.DateTimeField(_("próximo intento"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("enviándose hasta"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("encolado"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("código de respuesta"), null=True)
+    last_error = models.CharField(_("último error"), max_length=300, blank=True)
+    last_attempt_at = models.DateTimeField(_("último intento"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("entregado el"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("entrega de webhook")
+        verbose_name_plural = _("entregas de webhook")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event"], name="crm_webhookdelivery_once_per_endpoint"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "delivered", "failed", "abandoned"]),
+                name="crm_webhookdelivery_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="crm_webhookdelivery_due"),
+            models.Index(fields=["endpoint", "-id"], name="crm_webhookdelivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint_id} ({self.status})"

@@ -2,7 +2,7 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from crm.core import exports, queue, submit_once
+from crm.core import exports, queue, submit_once, webhooks
 
 
 # The name it had before crm/ was split: stored beat entries and queued messages use it.
@@ -37,3 +37,16 @@ def export_build(
 ) -> str | None:
     """Write a large list export to a file and email its link, once per job (crm.core.exports)."""
     return exports.export_build(user_id=user_id, name=name, query=query, fmt=fmt, job=job)
+
+
+# A minute is enough for one POST (a 10 s timeout per step); webhooks.LEASE is longer than this.
+@shared_task(name="crm.webhook_deliver", ignore_result=True, time_limit=60, soft_time_limit=50)
+def webhook_deliver(delivery_id: int) -> bool:
+    """One attempt at a webhook delivery, if it is due and nobody else is sending it."""
+    return webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="crm.webhooks_due", ignore_result=True, time_limit=120, soft_time_limit=100)
+def webhooks_due() -> int:
+    """Queue the webhook deliveries due for a retry or left by a lost task (a beat job)."""
+    return webhooks.webhooks_due()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from crm.core import exports, views_mfa, views_tokens
+from crm.core import exports, urls_webhooks, views_mfa, views_tokens
 from crm.core import views as auth
 from crm.top import urls_merge, urls_privacy, views, views_caller
 
@@ -38,3 +38,4 @@ urlpatterns = [
 
 # Merging duplicates and a person's data rights (issue 10): pages of their own modules.
 urlpatterns += urls_merge.urlpatterns + urls_privacy.urlpatterns
+urlpatterns += urls_webhooks.urlpatterns

@@ -18,6 +18,7 @@ from contacts.models import Contact
 from crm.core.concurrency import check_version
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
+from crm.core.webhooks import webhook_emit
 from opportunities.models import (
     ForecastCategory,
     LineItem,
@@ -231,6 +232,31 @@ def opportunity_move(
     StageChange.objects.create(
         opportunity=opportunity, from_stage=from_stage, to_stage=stage, by=actor
     )
+    webhook_emit(
+        "opportunity.stage_changed",
+        {
+            "opportunity_id": opportunity.pk,
+            "account_id": opportunity.account_id,
+            "owner_id": opportunity.owner_id,
+            "from_stage_id": from_stage.pk,
+            "to_stage_id": stage.pk,
+            "to_stage": stage.name,
+            "is_won": stage.is_won,
+            "is_lost": stage.is_lost,
+        },
+    )
+    if stage.is_won:
+        webhook_emit(
+            "opportunity.won",
+            {
+                "opportunity_id": opportunity.pk,
+                "account_id": opportunity.account_id,
+                "owner_id": opportunity.owner_id,
+                "amount": str(opportunity.amount),
+                "currency": opportunity.currency,
+                "closed_at": opportunity.closed_at,
+            },
+        )
     return opportunity
 
 

@@ -21,6 +21,7 @@ from contacts.models import Contact
 from crm.core.concurrency import check_version
 from crm.core.models import User
 from crm.core.text import search_text
+from crm.core.webhooks import webhook_emit
 from support.models import StatusChange, Ticket, TicketCounter
 from support.permissions import (
     account_ticketable_q,
@@ -171,6 +172,18 @@ def ticket_create(
     sla.sla_start(ticket, now=now)
     ticket.save()
     _record(ticket, from_status="", to_status=Status.NEW, actor=actor)
+    webhook_emit(
+        "ticket.created",
+        {
+            "ticket_id": ticket.pk,
+            "number": ticket.number,
+            "account_id": ticket.account_id,
+            "contact_id": ticket.contact_id,
+            "category": ticket.category,
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+        },
+    )
     return ticket
 
 
@@ -280,6 +293,17 @@ def _move(
     ticket.save()
     _record(ticket, from_status=from_status, to_status=to_status, actor=actor, note=note)
     if to_status == Status.RESOLVED:
+        webhook_emit(
+            "ticket.resolved",
+            {
+                "ticket_id": ticket.pk,
+                "number": ticket.number,
+                "account_id": ticket.account_id,
+                "contact_id": ticket.contact_id,
+                "resolved_at": ticket.resolved_at,
+            },
+        )
+
         # The survey goes after the commit, and a failure there never undoes the resolution.
         def request_survey() -> None:
             surveys.csat_request(ticket=ticket)

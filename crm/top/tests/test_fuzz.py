@@ -48,7 +48,7 @@ from campaigns.tests.factories import (
 from contacts.imports.models import ImportRun
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.core.api.tokens import token_create
-from crm.core.models import User
+from crm.core.models import User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from crm.core.tests.factories import PASSWORD
 from crm.core.tests.mfa import sign_in
 from crm.top.tests import fuzzing
@@ -187,6 +187,11 @@ def world(settings, tmp_path, rep, support, marketing):
     )
     import_run.rejected_file.save("rechazadas.csv", ContentFile(b"Fila,Motivo\n3,correo\n"))
     api_token, _key = token_create(user=rep, name="Tienda", scopes=["contacts:read"], days=30)
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://tienda.ejemplo.mx/webhooks", events=["contact.created"], created_by=rep
+    )
+    event = WebhookEvent.objects.create(type="contact.created", payload={"contact_id": 1})
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event)
     rows = defaultdict(list)
     for row in (
         rep,
@@ -214,6 +219,9 @@ def world(settings, tmp_path, rep, support, marketing):
         SuppressionFactory(),
         import_run,
         api_token,
+        endpoint,
+        event,
+        delivery,
         *sent.links.all(),
     ):
         rows[type(row)].append(row)
