@@ -74,6 +74,7 @@ def main() -> int:
         rows.append(Row(page="soporte", url=None, target="-", problems=["sin agente de soporte"]))
     rows += _campaign_rows()
     rows += _import_rows()
+    rows += _api_rows(rep)
     _print(data, rep, manager, rows)
     RESULTS.write_text(
         json.dumps(
@@ -124,6 +125,13 @@ def _import_rows() -> list[Row]:
     from bench import imports
 
     return imports.measure()
+
+
+def _api_rows(rep: User) -> list[Row]:
+    """The REST API (issue 11): the contact list and the caller lookup endpoints with a key."""
+    from bench import api
+
+    return api.measure(rep)
 
 
 def _unapplied_migrations() -> bool:
