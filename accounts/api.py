@@ -2,14 +2,19 @@
 accounts.services, with the list page's filters (crm.core.api.drf has the shared parts)."""
 
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy
 from rest_framework import mixins, serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.forms import AccountFilterForm
 from accounts.models import Account
-from crm.core.api.drf import ApiViewSet, SparseFieldsMixin, TagsField, VersionedMixin
+from crm.core.api.drf import (
+    ApiViewSet,
+    OwnedRecordWriteMixin,
+    SparseFieldsMixin,
+    TagsField,
+    VersionedMixin,
+)
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
 
@@ -53,6 +58,7 @@ def list_filters(params: QueryDict) -> dict:
 
 
 class AccountViewSet(
+    OwnedRecordWriteMixin,
     VersionedMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -64,41 +70,27 @@ class AccountViewSet(
     serializer_class = AccountSerializer
     version_fields = (*services.ACCOUNT_FIELDS, "owner", "tags")
     orderings = ("id", "name", "updated_at")
+    not_found = gettext_lazy("No existe esa cuenta.")
 
     def get_queryset(self):
         filters = list_filters(self.request.query_params)
         return selectors.account_list(user=self.request.user, filters=filters)
 
-    def get_object(self):
-        try:
-            account = selectors.account_base(user=self.request.user).get(pk=self.kwargs["pk"])
-        except (Account.DoesNotExist, ValueError) as exc:
-            raise NotFound() from exc
-        self.check_object_permissions(self.request, account)
-        return account
+    def select_object(self, pk: int) -> Account:
+        return selectors.account_base(user=self.request.user).get(pk=pk)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        owner, tags = data.pop("owner", None), data.pop("tags", None)
-        serializer.instance = services.account_create(
-            actor=self.request.user, data=data, owner=owner, tags=tags
+    def create_record(self, *, data, owner, tags) -> Account:
+        return services.account_create(actor=self.request.user, data=data, owner=owner, tags=tags)
+
+    def update_record(self, account, *, data, owner, tags, version) -> Account:
+        return services.account_update(
+            actor=self.request.user,
+            account=account,
+            data=data,
+            owner=owner,
+            tags=tags,
+            version=version,
         )
-
-    def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        account = self.get_object()
-        version = self.checked_version(account)
-        serializer = self.get_serializer(account, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        owner, tags = data.pop("owner", None), data.pop("tags", None)
-        account = services.account_update(
-            actor=request.user, account=account, data=data, owner=owner, tags=tags, version=version
-        )
-        return self.versioned(Response(self.get_serializer(account).data), account)
-
-    def partial_update(self, request, *args, **kwargs):
-        return self.update(request, *args, partial=True, **kwargs)
 
 
 ROUTES = [("accounts", AccountViewSet, "account")]

@@ -10,6 +10,7 @@ campaign and segment is visible, as on the pages.
 """
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
@@ -266,13 +267,10 @@ class CampaignViewSet(ApiViewSet):
         rows = [found[pk] for pk in ids if pk in found]
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
-    def get_object(self):
-        try:
-            campaign = selectors.campaign_get(pk=self.kwargs["pk"])
-        except (Campaign.DoesNotExist, ValueError) as exc:
-            raise NotFound(_("No existe esa campaña.")) from exc
-        self.check_object_permissions(self.request, campaign)
-        return campaign
+    not_found = gettext_lazy("No existe esa campaña.")
+
+    def select_object(self, pk: int) -> Campaign:
+        return selectors.campaign_get(pk=pk)
 
     def retrieve(self, request, pk=None):
         return Response(self.get_serializer(self.get_object()).data)

@@ -3,16 +3,22 @@ contacts.services. Consent is read with the contact and changed only through its
 which appends to the ledger (never a field to overwrite)."""
 
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.models import Account
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm
 from contacts.models import Consent, Contact, Topic
-from crm.core.api.drf import ApiViewSet, SparseFieldsMixin, TagsField, VersionedMixin
+from crm.core.api.drf import (
+    ApiViewSet,
+    OwnedRecordWriteMixin,
+    SparseFieldsMixin,
+    TagsField,
+    VersionedMixin,
+)
 from crm.core.forms_utils import client_ip
 from crm.core.models import User
 from crm.core.permissions import assignable_owners
@@ -96,6 +102,7 @@ def list_filters(params: QueryDict) -> dict:
 
 
 class ContactViewSet(
+    OwnedRecordWriteMixin,
     VersionedMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -107,41 +114,27 @@ class ContactViewSet(
     serializer_class = ContactSerializer
     version_fields = (*services.CONTACT_FIELDS, "owner", "tags")
     orderings = ("id", "last_name", "updated_at")
+    not_found = gettext_lazy("No existe ese contacto.")
 
     def get_queryset(self):
         filters = list_filters(self.request.query_params)
         return selectors.contact_list(user=self.request.user, filters=filters)
 
-    def get_object(self):
-        try:
-            contact = selectors.contact_detail(user=self.request.user, pk=self.kwargs["pk"])
-        except (Contact.DoesNotExist, ValueError) as exc:
-            raise NotFound() from exc
-        self.check_object_permissions(self.request, contact)
-        return contact
+    def select_object(self, pk: int) -> Contact:
+        return selectors.contact_detail(user=self.request.user, pk=pk)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        owner, tags = data.pop("owner", None), data.pop("tags", None)
-        serializer.instance = services.contact_create(
-            actor=self.request.user, data=data, owner=owner, tags=tags
+    def create_record(self, *, data, owner, tags) -> Contact:
+        return services.contact_create(actor=self.request.user, data=data, owner=owner, tags=tags)
+
+    def update_record(self, contact, *, data, owner, tags, version) -> Contact:
+        return services.contact_update(
+            actor=self.request.user,
+            contact=contact,
+            data=data,
+            owner=owner,
+            tags=tags,
+            version=version,
         )
-
-    def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        contact = self.get_object()
-        version = self.checked_version(contact)
-        serializer = self.get_serializer(contact, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        owner, tags = data.pop("owner", None), data.pop("tags", None)
-        contact = services.contact_update(
-            actor=request.user, contact=contact, data=data, owner=owner, tags=tags, version=version
-        )
-        return self.versioned(Response(self.get_serializer(contact).data), contact)
-
-    def partial_update(self, request, *args, **kwargs):
-        return self.update(request, *args, partial=True, **kwargs)
 
     @action(detail=True, methods=["get", "post"], serializer_class=ConsentSerializer)
     def consent(self, request, pk=None):

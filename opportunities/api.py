@@ -11,6 +11,7 @@ amount; marketing none of these. Another user's record answers 404.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -441,15 +442,10 @@ class OpportunityViewSet(
         filters = opportunity_filters(self.request.query_params)
         return selectors.opportunity_list(user=self.request.user, filters=filters)
 
-    def get_object(self) -> Opportunity:
-        try:
-            opportunity = selectors.opportunity_detail(
-                user=self.request.user, pk=int(self.kwargs["pk"])
-            )
-        except (Opportunity.DoesNotExist, ValueError) as exc:
-            raise NotFound(_("No existe esa oportunidad.")) from exc
-        self.check_object_permissions(self.request, opportunity)
-        return opportunity
+    not_found = gettext_lazy("No existe esa oportunidad.")
+
+    def select_object(self, pk: int) -> Opportunity:
+        return selectors.opportunity_detail(user=self.request.user, pk=pk)
 
     def _answer(self, opportunity: Opportunity, *, code: int = status.HTTP_200_OK) -> Response:
         """The deal as the detail shows it, read again through the selector, with its ETag."""
@@ -843,15 +839,10 @@ class ActivityViewSet(
         filters = activity_filters(self.request.query_params, user)
         return activity_selectors.activity_list(user=user, filters=filters)
 
-    def get_object(self) -> Activity:
-        try:
-            activity = activity_selectors.activity_detail(
-                user=self.request.user, pk=int(self.kwargs["pk"])
-            )
-        except (Activity.DoesNotExist, ValueError) as exc:
-            raise NotFound(_("No existe esa actividad.")) from exc
-        self.check_object_permissions(self.request, activity)
-        return activity
+    not_found = gettext_lazy("No existe esa actividad.")
+
+    def select_object(self, pk: int) -> Activity:
+        return activity_selectors.activity_detail(user=self.request.user, pk=pk)
 
     def _answer(self, activity: Activity, *, code: int = status.HTTP_200_OK) -> Response:
         fresh = activity_selectors.activity_detail(user=self.request.user, pk=activity.pk)

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
@@ -268,13 +269,10 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
         _form, filters, queue = ticket_list_state(self.request.query_params)
         return selectors.ticket_list(user=self.request.user, queue=queue, filters=filters)
 
-    def get_object(self):
-        try:
-            ticket = selectors.ticket_visible(user=self.request.user, pk=self.kwargs["pk"])
-        except (Ticket.DoesNotExist, ValueError) as exc:
-            raise NotFound(_("No existe esa incidencia.")) from exc
-        self.check_object_permissions(self.request, ticket)
-        return ticket
+    not_found = gettext_lazy("No existe esa incidencia.")
+
+    def select_object(self, pk: int) -> Ticket:
+        return selectors.ticket_visible(user=self.request.user, pk=pk)
 
     def _locked(self) -> Ticket:
         """The visible ticket, locked until the transaction ends: If-Match is compared with the

@@ -513,3 +513,15 @@ def test_busy_rep_gets_bounded_buckets_with_more_links(
     assert f"?desde={selectors.VISITS_PAGE}" in visits
     second = client.get(visits_url + f"?desde={selectors.VISITS_PAGE}").content.decode()
     assert second.count("bi-calendar-plus") - 1 == 10
+
+
+def test_support_reads_an_activity_without_its_deal(client_for, rep, support, contact):
+    from opportunities.tests.factories import OpportunityFactory
+
+    deal = OpportunityFactory(owner=rep, account=contact.account, name="Renovación 2027")
+    activity = ActivityFactory(owner=rep, contact=contact, opportunity=deal)
+    url = reverse("opportunities:activity-detail", args=[activity.pk])
+    assert "Renovación 2027" in client_for(rep).get(url).text
+    page = client_for(support).get(url)
+    assert page.status_code == 200
+    assert "Renovación 2027" not in page.text  # DESIGN.md §1: support never sees deals

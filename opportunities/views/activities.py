@@ -374,6 +374,8 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         T + "activity_detail.html",
         {
             "activity": activity,
+            # Support reads the customer's activities, never their deals (DESIGN.md §1).
+            "sees_deals": can_sell(request.user),
             "now": timezone.now(),
             "edit_form": ActivityEditForm(instance=activity) if editing else None,
             "complete_form": ActivityCompleteForm()
