@@ -11,16 +11,15 @@ from accounts.models import Account
 from crm.core.api.drf import (
     ApiViewSet,
     OwnedRecordWriteMixin,
+    OwnerField,
     SparseFieldsMixin,
     TagsField,
     VersionedMixin,
 )
-from crm.core.models import User
-from crm.core.permissions import assignable_owners
 
 
 class AccountSerializer(SparseFieldsMixin, serializers.ModelSerializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False)
+    owner = OwnerField()
     tags = TagsField(required=False)
     tier = serializers.CharField(read_only=True)
 
@@ -38,18 +37,6 @@ class AccountSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["archived_at", "last_contacted_at", "created_at", "updated_at"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if "owner" in self.fields and request is not None and request.user.is_authenticated:
-            self.fields["owner"].queryset = assignable_owners(request.user)
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if "owner" in data:
-            data["owner"] = instance.owner_id
-        return data
 
 
 def list_filters(params: QueryDict) -> dict:

@@ -15,17 +15,16 @@ from contacts.models import Consent, Contact, Topic
 from crm.core.api.drf import (
     ApiViewSet,
     OwnedRecordWriteMixin,
+    OwnerField,
     SparseFieldsMixin,
     TagsField,
     VersionedMixin,
 )
 from crm.core.forms_utils import client_ip
-from crm.core.models import User
-from crm.core.permissions import assignable_owners
 
 
 class ContactSerializer(SparseFieldsMixin, serializers.ModelSerializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False)
+    owner = OwnerField()
     account = serializers.PrimaryKeyRelatedField(
         queryset=Account.objects.filter(archived_at__isnull=True), required=False, allow_null=True
     )
@@ -48,12 +47,6 @@ class ContactSerializer(SparseFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["archived_at", "created_at", "updated_at"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if "owner" in self.fields and request is not None and request.user.is_authenticated:
-            self.fields["owner"].queryset = assignable_owners(request.user)
-
     def get_email_consent(self, contact) -> str | None:
         if hasattr(contact, "email_consent"):
             return contact.email_consent
@@ -62,13 +55,6 @@ class ContactSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             .values_list("action", flat=True)
             .first()
         )
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in ("owner", "account"):
-            if name in data:
-                data[name] = getattr(instance, f"{name}_id")
-        return data
 
 
 class ConsentSerializer(serializers.ModelSerializer):

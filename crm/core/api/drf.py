@@ -30,6 +30,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 from crm.core.concurrency import StaleEdit, version_data, version_token
+from crm.core.models import User
+from crm.core.permissions import assignable_owners
 
 PROBLEM = "application/problem+json"
 
@@ -201,6 +203,21 @@ def enum_field(name: str, choices) -> type[serializers.ChoiceField]:
             super().__init__(choices=choices, **kwargs)
 
     return NamedChoiceField
+
+
+class OwnerField(serializers.PrimaryKeyRelatedField):
+    """A record's owner by id: only the users the requesting user may assign
+    (crm.core.permissions.assignable_owners), as on the edit pages."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(queryset=User.objects.none(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None or not request.user.is_authenticated:
+            return User.objects.none()
+        return assignable_owners(request.user)
 
 
 class TagsField(serializers.ListField):
