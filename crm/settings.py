@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
     "queued-tasks-dispatch": {"task": "crm.queued_tasks_dispatch", "schedule": 60.0},
     # Webhook deliveries due for a retry, or whose task was lost (crm.core.webhooks).
     "webhooks-due": {"task": "crm.webhooks_due", "schedule": 60.0},
+    # Webhook events past WEBHOOK_RETENTION_DAYS whose deliveries are all over.
+    "webhook-events-prune-nightly": {
+        "task": "crm.webhook_events_prune",
+        "schedule": crontab(minute=20, hour=3),
+    },
     "sessions-clear-nightly": {
         "task": "crm.tasks.sessions_clear",
         "schedule": crontab(minute=0, hour=3),
@@ -486,3 +491,5 @@ SPECTACULAR_SETTINGS = {
 # Webhooks (crm.core.webhooks): only https targets, unless DEBUG or this is set (never in
 # production); private and loopback addresses are refused whatever it says.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# How long the delivery log keeps an event once its deliveries are over (delivered or abandoned).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)

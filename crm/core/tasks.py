@@ -50,3 +50,11 @@ def webhook_deliver(delivery_id: int) -> bool:
 def webhooks_due() -> int:
     """Queue the webhook deliveries due for a retry or left by a lost task (a beat job)."""
     return webhooks.webhooks_due()
+
+
+@shared_task(
+    name="crm.webhook_events_prune", ignore_result=True, time_limit=900, soft_time_limit=840
+)
+def webhook_events_prune() -> int:
+    """Forget the webhook events past their retention whose deliveries are over (nightly)."""
+    return webhooks.webhook_events_prune()

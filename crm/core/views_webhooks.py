@@ -120,6 +120,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "page_obj": page,
             "deliveries": page.object_list,
             "max_attempts": webhooks.MAX_ATTEMPTS,
+            "retention_days": webhooks.retention_days(),
         },
     )
 

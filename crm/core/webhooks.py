@@ -481,6 +481,35 @@ def webhooks_due(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
+def retention_days() -> int:
+    return settings.WEBHOOK_RETENTION_DAYS
+
+
+def webhook_events_prune(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Remove the events older than the retention period whose deliveries are all over (a beat job).
+
+    An event with a delivery still open (pending, or failed and to be retried, also on a
+    disabled endpoint that an administrator may activate again) is kept whatever its age; so is
+    everything younger than WEBHOOK_RETENTION_DAYS, which the delivery log shows. Deleted in
+    batches, each its own transaction, so the job never holds a long lock on the outbox.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=retention_days())
+    removed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                WebhookEvent.objects.filter(created_at__lt=cutoff)
+                .exclude(deliveries__status__in=OPEN)
+                .order_by("created_at")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return removed
+            WebhookDelivery.objects.filter(event_id__in=ids).delete()
+            WebhookEvent.objects.filter(pk__in=ids).delete()
+        removed += len(ids)
+
+
 # Administration (crm.core.views_webhooks) ----------------------------------------------------
 
 
