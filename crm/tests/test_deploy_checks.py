@@ -44,3 +44,21 @@ def test_check_deploy_warns_when_https_is_left_off():
     )
     assert result.returncode != 0
     assert "security.W008" in result.stderr + result.stdout  # SECURE_SSL_REDIRECT
+
+
+def test_collectstatic_fingerprints_every_file_as_the_deploy_step_does(tmp_path, settings):
+    """README "Deploy" runs collectstatic with the manifest storage, which follows every
+    reference in the CSS and JS (url(), @import, sourceMappingURL) and fails the deploy on one
+    to a file that is not there (a vendored library's missing source map did)."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    assert staticfiles_storage.url("css/crm.css").startswith("/static/css/crm.")
+    assert (tmp_path / "staticfiles.json").exists()
