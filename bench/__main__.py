@@ -75,6 +75,7 @@ def main() -> int:
     rows += _campaign_rows()
     rows += _import_rows()
     rows += _api_rows(rep)
+    rows += _server_rows(rep)
     _print(data, rep, manager, rows)
     RESULTS.write_text(
         json.dumps(
@@ -132,6 +133,14 @@ def _api_rows(rep: User) -> list[Row]:
     from bench import api
 
     return api.measure(rep)
+
+
+def _server_rows(rep: User) -> list[Row]:
+    """Behind gunicorn (issues 11 and 12): requests per second and latency of the contact list
+    (page and API), the account sheet, the search and the board at 10 and 50 users."""
+    from bench import server
+
+    return server.measure(rep)
 
 
 def _unapplied_migrations() -> bool:
