@@ -199,6 +199,29 @@ def _print(data: dict, rep: User, manager: User | None, rows: list[Row]) -> None
         print("  ".join(cells).rstrip())
         if n == 0:
             print("  ".join("-" * width for width in widths))
+    _print_breakdown(rows)
+
+
+def _print_breakdown(rows: list[Row]) -> None:
+    """Where each page's time goes (bench/breakdown.py), so that a slow page says why."""
+    header = ("página", "sql", "plantillas", "vista", "marco")
+    table = [header]
+    for row in rows:
+        if row.breakdown:
+            parts = ("sql_ms", "template_ms", "view_ms", "framework_ms")
+            table.append((row.page, *(f"{row.breakdown[part]:.1f}" for part in parts)))
+    if len(table) == 1:
+        return
+    print("\nDesglose (mediana en ms; vista: su Python sin SQL ni plantillas; marco: middleware):")
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for n, line in enumerate(table):
+        cells = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
 
 
 def _db_version() -> str:

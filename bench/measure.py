@@ -10,7 +10,7 @@ import math
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -28,6 +28,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import breakdown  # noqa: E402
 from crm.core.models import User  # noqa: E402
 
 PDF_RUNS = int(os.environ.get("BENCH_PDF_RUNS", "5"))
@@ -72,6 +73,8 @@ class Row:
     queries: int | None = None
     passed: bool | None = None
     problems: list[str] = field(default_factory=list)
+    # Where the time goes (bench/breakdown.py): the median ms of sql, template, view, framework.
+    breakdown: dict[str, float] | None = None
 
 
 def _measure(
@@ -102,6 +105,7 @@ def _measure(
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
     row.queries = len(queries)
+    row.breakdown = asdict(breakdown.measure(client, url))
     timings.sort()
     row.median_ms = round(statistics.median(timings), 1)
     row.p95_ms = round(timings[math.ceil(0.95 * len(timings)) - 1], 1)
