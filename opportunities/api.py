@@ -179,7 +179,7 @@ class LineItemViewSet(
     api_area = "sales"
     serializer_class = LineItemSerializer
     pagination_class = None
-    version_fields = ("product", *services.LINE_FIELDS)
+    version_fields = services.LINE_VERSION_FIELDS
 
     def _opportunity(self) -> Opportunity:
         try:
@@ -226,11 +226,11 @@ class LineItemViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         line = self.get_object()
-        self.checked_version(line)
+        version = self.checked_version(line)
         serializer = self.get_serializer(line, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         line = services.line_item_update(
-            actor=request.user, line=line, data=dict(serializer.validated_data)
+            actor=request.user, line=line, data=dict(serializer.validated_data), version=version
         )
         return self.versioned(Response(self.get_serializer(line).data), line)
 
@@ -624,11 +624,14 @@ class ProductViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         product = self.get_object()
-        self.checked_version(product)
+        version = self.checked_version(product)
         serializer = self.get_serializer(product, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         product = services.product_update(
-            actor=request.user, product=product, data=dict(serializer.validated_data)
+            actor=request.user,
+            product=product,
+            data=dict(serializer.validated_data),
+            version=version,
         )
         return self.versioned(Response(self.get_serializer(product).data), product)
 
@@ -821,7 +824,7 @@ class ActivityViewSet(
 
     api_area = "sales"
     serializer_class = ActivitySerializer
-    version_fields = (*activity_services.EDITABLE_FIELDS, "status")
+    version_fields = activity_services.VERSION_FIELDS
     orderings = ("id", "updated_at")
 
     def get_serializer_class(self):
@@ -889,12 +892,14 @@ class ActivityViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         activity = self.get_object()
-        # activity_update takes no version: the check is here, before the service's lock.
-        self.checked_version(activity)
+        version = self.checked_version(activity)
         serializer = ActivityUpdateSerializer(activity, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         activity = activity_services.activity_update(
-            actor=request.user, activity=activity, data=dict(serializer.validated_data)
+            actor=request.user,
+            activity=activity,
+            data=dict(serializer.validated_data),
+            version=version,
         )
         return self._answer(activity)
 

@@ -5,7 +5,9 @@ rules (who opens, who works, the status machine, the SLA clock, the conversation
 
 A phone system or a web form opens a ticket with POST; support changes it with PATCH and
 If-Match (the fields of the edit form, the assignee, the status with its resolution), and
-reads or adds to its conversation at /tickets/{id}/comments/.
+reads or adds to its conversation at /tickets/{id}/comments/ (a message with files as
+multipart/form-data, through the page's service and limits); a file downloads at
+/tickets/{id}/attachments/{attachment_pk}/, through the page's download and its permission check.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,10 +15,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import Account
@@ -37,6 +42,7 @@ from support.selectors import tickets as selectors
 from support.services import comments as comment_services
 from support.services import tickets as services
 from support.services.comments import BODY_MAX_CHARS
+from support.views import comments as comment_views
 
 SLA_FLAGS = [sla_selectors.OK, sla_selectors.SOON, sla_selectors.BREACHED]
 # The fields a PATCH changes through ticket_update (the edit form's); the others move apart.
@@ -180,14 +186,19 @@ class TicketUpdateSerializer(serializers.Serializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField(help_text="The download, for whoever sees the ticket.")
+    size = serializers.IntegerField(read_only=True, help_text="In bytes.")
+    url = serializers.SerializerMethodField(
+        help_text="The download through the API (with the same key), for whoever sees the "
+        "ticket: the page's download and its permission check."
+    )
 
     class Meta:
         model = Attachment
         fields = ["id", "filename", "content_type", "size", "url"]
+        read_only_fields = fields
 
     def get_url(self, attachment) -> str:
-        return reverse("support:attachment-download", args=[attachment.pk])
+        return reverse("api:ticket-attachment", args=[attachment.ticket_id, attachment.pk])
 
 
 class CommentSerializer(serializers.ModelSerializer):
@@ -219,6 +230,30 @@ class CommentSerializer(serializers.ModelSerializer):
 class CommentCreateSerializer(serializers.Serializer):
     kind = CommentKind(default=Comment.Kind.REPLY)
     body = serializers.CharField(max_length=BODY_MAX_CHARS)
+
+
+class CommentUploadSerializer(CommentCreateSerializer):
+    """A message with files, as multipart/form-data: one `files` part per file. The files are
+    checked as on the page (support.services.comments: the allowed types, their content, the
+    size of each, how many), all of them before anything is written."""
+
+    files = serializers.ListField(
+        # Empty files too: the service refuses them, with the page's message.
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        default=list,
+        help_text="The files to attach to the message.",
+    )
+
+
+class DownloadRenderer(BaseRenderer):
+    """Lets a download be asked for with any Accept header (a file answers its own type); an
+    error is still problem details in JSON."""
+
+    media_type = "*/*"
+    format = "json"  # what it renders itself: the errors
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data, "application/json", renderer_context)
 
 
 # --- the viewset ------------------------------------------------------------------------------
@@ -253,7 +288,7 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
 
     api_area = "support"
     serializer_class = TicketSerializer
-    version_fields = (*EDIT_FIELDS, "status", "assignee", "resolution")
+    version_fields = services.VERSION_FIELDS
     orderings = ("id", "created_at", "updated_at")
 
     def initial(self, request, *args, **kwargs):
@@ -354,10 +389,17 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
                     ]
                 }
             )
+        # The version is checked once, by the first service that runs, against the ticket as
+        # the request found it: the later ones see the earlier one's change (the row is locked
+        # for the whole request, so that change is the only one), not a stale read.
         if edits:
             ticket = services.ticket_update(actor=actor, ticket=ticket, data=edits, version=version)
+            version = None
         if "assignee" in data and data["assignee"] != ticket.assignee:
-            ticket = services.ticket_assign(actor=actor, ticket=ticket, assignee=data["assignee"])
+            ticket = services.ticket_assign(
+                actor=actor, ticket=ticket, assignee=data["assignee"], version=version
+            )
+            version = None
         if moving:
             try:
                 services.ticket_transition(
@@ -366,6 +408,7 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
                     to_status=to_status,
                     resolution=resolution or "",
                     note=data.get("note", ""),
+                    version=version,
                 )
             except DjangoValidationError as exc:
                 # The service names the move's field as its form does; here it is "status".
@@ -375,14 +418,27 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=CommentCreateSerializer, responses={201: CommentSerializer}
+        methods=["POST"],
+        request={
+            "application/json": CommentCreateSerializer,
+            "application/x-www-form-urlencoded": CommentCreateSerializer,
+            "multipart/form-data": CommentUploadSerializer,
+        },
+        responses={201: CommentSerializer},
     )
-    @action(detail=True, methods=["get", "post"], serializer_class=CommentSerializer)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        serializer_class=CommentSerializer,
+        parser_classes=[JSONParser, FormParser, MultiPartParser],
+    )
     def comments(self, request, pk=None):
         """GET: the ticket's conversation, oldest first (internal notes included: they are
-        hidden from the customer, not from the team). POST: a public reply (emailed to the
-        contact after the commit, the first one stamps the first response), an internal note,
-        or the customer's message (reopens a waiting or resolved ticket)."""
+        hidden from the customer, not from the team), with each message's files. POST: a public
+        reply (emailed to the contact after the commit, the first one stamps the first
+        response), an internal note, or the customer's message (reopens a waiting or resolved
+        ticket); with files, as multipart/form-data: all of them are checked first, and a
+        refused one writes nothing, not the message either."""
         ticket = self.get_object()
         if request.method == "GET":
             rows = comment_selectors.conversation(ticket=ticket)
@@ -390,15 +446,45 @@ class TicketViewSet(VersionedMixin, mixins.ListModelMixin, ApiViewSet):
         self._require_worker(
             _("Puedes leer la conversación, pero solo el equipo de soporte escribe en ella.")
         )
-        serializer = CommentCreateSerializer(data=request.data)
+        # Refused by its declared length before the body is read, as the page does.
+        if comment_services.upload_too_large(request.META.get("CONTENT_LENGTH")):
+            raise serializers.ValidationError(
+                {"files": [comment_services.upload_too_large_message()]}
+            )
+        serializer = CommentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         comment = comment_services.comment_add(
             actor=request.user,
             ticket=ticket,
             kind=serializer.validated_data["kind"],
             body=serializer.validated_data["body"],
+            files=serializer.validated_data["files"],
         )
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "attachment_pk", int, OpenApiParameter.PATH, description="The file's id."
+            )
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"attachments/(?P<attachment_pk>\d+)",
+        url_name="attachment",
+        renderer_classes=[JSONRenderer, DownloadRenderer],
+    )
+    def attachment(self, request, pk=None, attachment_pk=None):
+        """A file of the ticket or of one of its messages, always as a download (never
+        rendered by a browser): the page's download, with its permission check (whoever sees
+        the ticket), answered with the file's content type."""
+        ticket = self.get_object()
+        if not Attachment.objects.filter(pk=int(attachment_pk), ticket_id=ticket.pk).exists():
+            raise NotFound(_("No existe ese archivo."))
+        return comment_views.attachment_download(request._request, pk=int(attachment_pk))
 
 
 ROUTES = [("tickets", TicketViewSet, "ticket")]

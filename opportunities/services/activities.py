@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.concurrency import check_version
 from crm.core.models import User
 from crm.core.permissions import sales_users
 from crm.core.text import digits
@@ -51,6 +52,8 @@ EDITABLE_FIELDS = (
     "outcome",
     "done_at",
 )
+# What an activity's version holds (the API's ETag): the details and the status.
+VERSION_FIELDS = (*EDITABLE_FIELDS, "status")
 PLAN_HOURS = (9, 10, 11, 12, 13, 16, 17, 18)  # local start times the weekly plan spreads over
 
 
@@ -351,9 +354,16 @@ def activity_cancel(*, actor: User, activity: Activity) -> Activity:
 
 
 @transaction.atomic
-def activity_update(*, actor: User, activity: Activity, data: dict) -> Activity:
-    """Change the details; a planned one may be moved (its reminder is then sent again)."""
+def activity_update(
+    *, actor: User, activity: Activity, data: dict, version: str | None = None
+) -> Activity:
+    """Change the details; a planned one may be moved (its reminder is then sent again).
+
+    `version`: the activity as the caller read it; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
+    """
     activity = _editable(actor=actor, activity=activity)
+    check_version(activity, version, fields=VERSION_FIELDS)
     if activity.status == Activity.Status.CANCELLED:
         raise ValidationError(_("Una actividad cancelada no se puede modificar."), code="state")
     old_planned_at, old_done_at = activity.planned_at, activity.done_at

@@ -41,6 +41,8 @@ OPPORTUNITY_FIELDS = (
     "description",
 )
 LINE_FIELDS = ("description", "quantity", "unit_price", "discount_pct", "tax_rate")
+# What a line's version holds (its edit form, the API's ETag): its fields and its product.
+LINE_VERSION_FIELDS = ("product", *LINE_FIELDS)
 PRODUCT_FIELDS = ("name", "sku", "description", "price", "currency", "tax_rate", "is_active")
 
 
@@ -323,10 +325,18 @@ def line_item_add(*, actor: User, opportunity: Opportunity, data: dict) -> LineI
 
 
 @transaction.atomic
-def line_item_update(*, actor: User, line: LineItem, data: dict) -> LineItem:
+def line_item_update(
+    *, actor: User, line: LineItem, data: dict, version: str | None = None
+) -> LineItem:
+    """Change a line; the deal's amount follows.
+
+    `version`: the line as the caller read it; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
+    """
     _check_editable(actor=actor, opportunity=line.opportunity)
     opportunity = _locked(line.opportunity)
     line = LineItem.objects.select_for_update().get(pk=line.pk)
+    check_version(line, version, fields=LINE_VERSION_FIELDS)
     _fill_line(line, data, opportunity.currency)
     line.full_clean()
     line.save()
@@ -361,10 +371,17 @@ def product_create(*, actor: User, data: dict) -> Product:
 
 
 @transaction.atomic
-def product_update(*, actor: User, product: Product, data: dict) -> Product:
-    """Change a product; a product in use is retired (is_active=False), never deleted."""
+def product_update(
+    *, actor: User, product: Product, data: dict, version: str | None = None
+) -> Product:
+    """Change a product; a product in use is retired (is_active=False), never deleted.
+
+    `version`: the product as the caller read it; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
+    """
     _check_admin(actor)
     product = Product.objects.select_for_update().get(pk=product.pk)
+    check_version(product, version, fields=PRODUCT_FIELDS)
     for field, value in data.items():
         if field in PRODUCT_FIELDS:
             setattr(product, field, value)

@@ -123,6 +123,31 @@ KNOWN_TYPES: dict[str, FileType] = {
     ),
 }
 # Content types a browser could run or render as a page: always served as plain bytes.
+# What a message's form fields may add to its files in a request's declared length.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+def upload_too_large(content_length: str | None) -> bool:
+    """A request whose declared length cannot be a message within the limits: refused before
+    its body is read (as Django's upload docs advise), by the page and by the API alike."""
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        return False
+    limit = (
+        settings.SUPPORT_ATTACHMENT_MAX_BYTES * settings.SUPPORT_ATTACHMENTS_PER_MESSAGE
+        + FORM_OVERHEAD_BYTES
+    )
+    return length > limit
+
+
+def upload_too_large_message() -> str:
+    return _("Los archivos pesan demasiado: como máximo %(count)s de %(size)s cada uno.") % {
+        "count": settings.SUPPORT_ATTACHMENTS_PER_MESSAGE,
+        "size": filesizeformat(settings.SUPPORT_ATTACHMENT_MAX_BYTES),
+    }
+
+
 UNSAFE_CONTENT_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml"}
 
 

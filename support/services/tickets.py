@@ -44,6 +44,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 UPDATE_FIELDS = ("subject", "description", "category", "channel", "priority")
+# What a ticket's version holds (the API's ETag): the edit form's fields and what moves apart.
+VERSION_FIELDS = (*UPDATE_FIELDS, "status", "assignee", "resolution")
 NOTE_MAX = StatusChange._meta.get_field("note").max_length
 
 
@@ -199,7 +201,8 @@ def ticket_update(*, actor: User, ticket: Ticket, data: dict, version: str | Non
     ticket = _locked(ticket)
     if ticket.status == Status.CLOSED:
         raise ValidationError(_("Una incidencia cerrada ya no se modifica."))
-    check_version(ticket, version, fields=UPDATE_FIELDS)
+    # The fields the version holds decide: the edit form's, or all of the API's ETag.
+    check_version(ticket, version, fields=VERSION_FIELDS)
     old_priority = ticket.priority
     for field, value in data.items():
         if field not in UPDATE_FIELDS or value is None:
@@ -219,11 +222,18 @@ def ticket_update(*, actor: User, ticket: Ticket, data: dict, version: str | Non
 
 
 @transaction.atomic
-def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None) -> Ticket:
-    """Give the ticket to a support agent (or to nobody: back to the unassigned queue)."""
+def ticket_assign(
+    *, actor: User, ticket: Ticket, assignee: User | None, version: str | None = None
+) -> Ticket:
+    """Give the ticket to a support agent (or to nobody: back to the unassigned queue).
+
+    `version`: the ticket as the caller read it; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
+    """
     _check_worker(actor)
     _check_assignee(assignee)
     ticket = _locked(ticket)
+    check_version(ticket, version, fields=VERSION_FIELDS)
     if ticket.status == Status.CLOSED:
         raise ValidationError(_("Una incidencia cerrada ya no se reasigna."))
     ticket.assignee = assignee
@@ -313,15 +323,24 @@ def _move(
 
 @transaction.atomic
 def ticket_transition(
-    *, actor: User, ticket: Ticket, to_status: str, resolution: str = "", note: str = ""
+    *,
+    actor: User,
+    ticket: Ticket,
+    to_status: str,
+    resolution: str = "",
+    note: str = "",
+    version: str | None = None,
 ) -> Ticket:
     """Move the ticket to `to_status` if the status machine (ALLOWED) lets it.
 
     Resolving needs a resolution (the one given, or the one the ticket already has); waiting
     for the customer stops the SLA clock and leaving that status starts it again.
+    `version`: the ticket as the caller read it; a stale one raises StaleEdit
+    (crm.core.concurrency), nothing written.
     """
     _check_worker(actor)
     ticket = _locked(ticket)
+    check_version(ticket, version, fields=VERSION_FIELDS)
     if to_status not in Status.values:
         raise ValidationError({"to_status": _("Ese estado no existe.")})
     current = ticket.status

@@ -22,7 +22,6 @@ from support.services import comments as services
 
 T = "support/comments/"
 # Room for the text fields of the form besides the files.
-FORM_OVERHEAD_BYTES = 1024 * 1024
 
 
 def _ticket(request: HttpRequest, pk: int) -> Ticket:
@@ -123,18 +122,6 @@ def _with_canned(request: HttpRequest, ticket: Ticket, data) -> str:
     return f"{body.rstrip()}\n\n{text}" if body.strip() else text
 
 
-def _upload_too_large(request: HttpRequest) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    limit = (
-        settings.SUPPORT_ATTACHMENT_MAX_BYTES * settings.SUPPORT_ATTACHMENTS_PER_MESSAGE
-        + FORM_OVERHEAD_BYTES
-    )
-    return length > limit
-
-
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def ticket_comments(request: HttpRequest, pk: int) -> HttpResponse:
@@ -143,11 +130,8 @@ def ticket_comments(request: HttpRequest, pk: int) -> HttpResponse:
     The CSRF check moves inside (`csrf_protect` below) so that an oversized upload is refused
     by its declared length before anything reads the body, as Django's upload docs advise.
     """
-    if request.method == "POST" and _upload_too_large(request):
-        error = _("Los archivos pesan demasiado: como máximo %(count)s de %(size)s cada uno.") % {
-            "count": settings.SUPPORT_ATTACHMENTS_PER_MESSAGE,
-            "size": filesizeformat(settings.SUPPORT_ATTACHMENT_MAX_BYTES),
-        }
+    if request.method == "POST" and services.upload_too_large(request.META.get("CONTENT_LENGTH")):
+        error = services.upload_too_large_message()
         return _render(request, _ticket(request, pk), notice=("danger", error), status=413)
     return _ticket_comments(request, pk)
 
