@@ -7,9 +7,11 @@ from django.contrib import admin
 from campaigns.models import (
     Campaign,
     CampaignLink,
+    FormSubmission,
     Segment,
     SegmentMember,
     Send,
+    SignupForm,
     Suppression,
     TrackingEvent,
 )
@@ -108,3 +110,22 @@ class SuppressionAdmin(ReadOnlyAdmin):
     list_filter = ("reason",)
     search_fields = ("email",)
     raw_id_fields = ("created_by",)
+
+
+@admin.register(SignupForm)
+class SignupFormAdmin(admin.ModelAdmin):
+    """Looked up here; designed on marketing's pages (campaigns.views.signup), whose service
+    checks the fields against the allow-list."""
+
+    list_display = ("name", "slug", "topic", "double_opt_in", "active", "created_at")
+    list_filter = ("active", "double_opt_in")
+    search_fields = ("name", "slug", "title")
+    readonly_fields = ("fields", "created_by", "created_at", "updated_at")
+
+
+@admin.register(FormSubmission)
+class FormSubmissionAdmin(ReadOnlyAdmin):
+    list_display = ("form", "email", "status", "created_at", "confirmed_at", "utm_source")
+    list_filter = ("status", "form")
+    search_fields = ("email",)
+    raw_id_fields = ("contact",)

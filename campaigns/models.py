@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.timezone import now as timezone_now
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -441,3 +442,208 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+# --- Sign-up forms (web-to-lead) ----------------------------------------------------------------
+
+# The fields a sign-up form may ask for: name -> (the label a visitor sees by default, the
+# longest value kept). Each is a contact's field but "company", the name of the contact's
+# account (matched, never created: campaigns.services.signup). The email is always asked, and
+# required; a form never names a field outside this list (SignupForm.clean).
+SIGNUP_FIELDS: dict[str, tuple] = {
+    "first_name": (_("Nombre"), 100),
+    "last_name": (_("Apellidos"), 150),
+    "email": (_("Correo electrónico"), 254),
+    "phone": (_("Teléfono"), 30),
+    "mobile": (_("Móvil"), 30),
+    "job_title": (_("Puesto"), 100),
+    "company": (_("Empresa"), 200),
+    "city": (_("Ciudad"), 100),
+    "region": (_("Estado o provincia"), 100),
+    "country": (_("País"), 2),
+}
+SIGNUP_LABEL_MAX = 100
+
+
+class SignupForm(TimeStampedModel):
+    """A sign-up form marketing designs: served at /f/<slug>/ and as a snippet for a website.
+
+    `fields` lists what it asks, in order: [{"name": "first_name", "required": true, "label":
+    "Tu nombre"}, ...], names from SIGNUP_FIELDS only. A submission is recorded as a
+    FormSubmission; the consent it gives counts from the click on the confirmation email
+    (double opt-in, the default) or from the submission itself (single opt-in).
+    """
+
+    name = models.CharField(pgettext_lazy("nombre de un registro", "nombre"), max_length=150)
+    slug = models.SlugField(
+        _("dirección"),
+        max_length=60,
+        unique=True,
+        help_text=_("La parte final de la dirección pública: /f/<dirección>/."),
+    )
+    title = models.CharField(_("título"), max_length=200)
+    intro = models.TextField(_("presentación"), max_length=2000, blank=True)
+    fields = models.JSONField(_("campos"), default=list)
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("boletín"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signup_forms",
+    )
+    consent_text = models.TextField(_("texto del consentimiento"), max_length=2000)
+    consent_version = models.CharField(_("versión del texto"), max_length=50)
+    double_opt_in = models.BooleanField(_("doble confirmación por correo"), default=True)
+    thank_you = models.TextField(_("mensaje de agradecimiento"), max_length=2000, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsable de los contactos nuevos"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creado por"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        verbose_name = _("formulario de suscripción")
+        verbose_name_plural = _("formularios de suscripción")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(consent_version=""), name="signup_form_consent_version"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(consent_text=""), name="signup_form_consent_text"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(slug=Lower("slug")), name="signup_form_slug_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return pk_url("campaigns:signup-detail", self.pk)
+
+    @property
+    def field_specs(self) -> list[dict]:
+        """The fields asked, each with its label (the default one if marketing left it blank)."""
+        specs = []
+        for item in self.fields or []:
+            name = item.get("name")
+            if name not in SIGNUP_FIELDS:
+                continue
+            default_label, max_length = SIGNUP_FIELDS[name]
+            specs.append(
+                {
+                    "name": name,
+                    "required": bool(item.get("required")) or name == "email",
+                    "label": item.get("label") or str(default_label),
+                    "max_length": max_length,
+                }
+            )
+        return specs
+
+
+class FormSubmission(ChoiceLabelsMixin, models.Model):
+    """One sending of a sign-up form: who, from where, what they typed, and its confirmation.
+
+    pending (double opt-in: the confirmation email is out) → confirmed (the link was clicked, or
+    at once for single opt-in). The consent given is in the contacts ledger; this row keeps the
+    source (UTM parameters, referrer, IP, user agent) and the text version shown.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente de confirmar")
+        CONFIRMED = "confirmada", _("Confirmada")
+
+    form = models.ForeignKey(
+        SignupForm,
+        verbose_name=_("formulario"),
+        on_delete=models.PROTECT,
+        related_name="submissions",
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contacto"),
+        on_delete=models.CASCADE,
+        related_name="form_submissions",
+    )
+    status = models.CharField(
+        _("estado"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(_("fecha"), default=timezone_now)
+    confirmed_at = models.DateTimeField(_("confirmada"), null=True, blank=True)
+    # What the visitor was shown and asked for (the form may change afterwards).
+    double_opt_in = models.BooleanField(_("doble confirmación"), default=True)
+    consent_version = models.CharField(_("versión del texto"), max_length=50)
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("boletín"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    email = models.EmailField(_("correo"))
+    values = models.JSONField(_("datos enviados"), default=dict, blank=True)
+    utm_source = models.CharField("utm_source", max_length=200, blank=True)
+    utm_medium = models.CharField("utm_medium", max_length=200, blank=True)
+    utm_campaign = models.CharField("utm_campaign", max_length=200, blank=True)
+    utm_term = models.CharField("utm_term", max_length=200, blank=True)
+    utm_content = models.CharField("utm_content", max_length=200, blank=True)
+    referrer = models.CharField(_("página de origen"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+    user_agent = models.CharField(_("navegador"), max_length=300, blank=True)
+    created_contact = models.BooleanField(_("contacto nuevo"), default=False)
+    # The address was on the suppression list when the visitor signed up (double opt-in forced).
+    was_suppressed = models.BooleanField(_("estaba suprimida"), default=False)
+    confirmation_sent_at = models.DateTimeField(_("confirmación enviada"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("envío de formulario")
+        verbose_name_plural = _("envíos de formulario")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["form", "-created_at"], name="submission_form_idx"),
+            models.Index(fields=["contact", "-created_at"], name="submission_contact_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pendiente", "confirmada"]),
+                name="submission_status_valid",
+            ),
+            # Confirmed exactly when it has its confirmation time.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="confirmada", confirmed_at__isnull=False)
+                    | models.Q(status="pendiente", confirmed_at__isnull=True)
+                ),
+                name="submission_confirmed_at",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(consent_version=""), name="submission_consent_version"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="submission_email_lower"
+            ),
+            # Single opt-in is never forced on an address that was suppressed.
+            models.CheckConstraint(
+                condition=~models.Q(was_suppressed=True, double_opt_in=False),
+                name="submission_suppressed_double",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id}:{self.email} ({self.status})"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.CONFIRMED

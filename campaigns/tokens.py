@@ -58,3 +58,30 @@ def read(purpose: str, token: str) -> int:
     if number <= 0:
         raise BadToken(token)
     return number
+
+
+# --- Sign-up forms: tokens that expire ----------------------------------------------------------
+
+# The token a sign-up form's page carries (the form must have been fetched from us lately), the
+# one of its embeddable snippet (pasted once on a website, so it lives longer), and the link of
+# the confirmation email. Each names one row and is signed with a timestamp.
+SIGNUP_PAGE = "campaigns.signup.page"
+SIGNUP_EMBED = "campaigns.signup.embed"
+SIGNUP_CONFIRM = "campaigns.signup.confirm"
+
+
+def make_timed(purpose: str, pk: int) -> str:
+    return signing.TimestampSigner(salt=purpose).sign(_b62(pk))
+
+
+def read_timed(purpose: str, token: str, *, max_age: float) -> int:
+    """The id a timed token names; BadToken if forged, of another purpose, or older than
+    `max_age` seconds."""
+    try:
+        value = signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
+        number = signing.b62_decode(value)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise BadToken(token) from exc
+    if number <= 0:
+        raise BadToken(token)
+    return number

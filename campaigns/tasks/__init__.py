@@ -1,4 +1,5 @@
 """Celery tasks of campaigns (autodiscovered through this package)."""
 
 from campaigns.tasks.sending import *  # noqa: F403
+from campaigns.tasks.signup import *  # noqa: F403
 from campaigns.tasks.stats import *  # noqa: F403

@@ -8,7 +8,15 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from campaigns import content
-from campaigns.models import Campaign, CampaignLink, Segment, Send, Suppression, TrackingEvent
+from campaigns.models import (
+    Campaign,
+    CampaignLink,
+    Segment,
+    Send,
+    SignupForm,
+    Suppression,
+    TrackingEvent,
+)
 from contacts.models import Consent, Topic
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.core.models import Role
@@ -100,6 +108,34 @@ class SuppressionFactory(DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"suprimido{n}@ejemplo.com.mx")
     reason = Suppression.Reason.MANUAL
+
+
+class SignupFormFactory(DjangoModelFactory):
+    """A double opt-in form asking name, email, phone and company; new contacts go to `owner`."""
+
+    class Meta:
+        model = SignupForm
+
+    name = factory.Sequence(lambda n: f"Formulario {n}")
+    slug = factory.Sequence(lambda n: f"boletin-{n}")
+    title = "Recibe nuestras ofertas"
+    intro = "Precios especiales cada mes."
+    fields = factory.LazyFunction(
+        lambda: [
+            {"name": "first_name", "required": True, "label": "Tu nombre"},
+            {"name": "last_name", "required": False, "label": ""},
+            {"name": "email", "required": True, "label": ""},
+            {"name": "phone", "required": False, "label": ""},
+            {"name": "company", "required": False, "label": ""},
+            {"name": "city", "required": False, "label": ""},
+        ]
+    )
+    consent_text = "Acepto recibir correos con ofertas y novedades."
+    consent_version = "ofertas-2026-01"
+    double_opt_in = True
+    thank_you = "¡Gracias por suscribirte!"
+    owner = factory.SubFactory(UserFactory, role=Role.VENDEDOR)
+    created_by = factory.SubFactory(UserFactory, role=Role.MARKETING)
 
 
 def sent_campaign(**kwargs) -> Campaign:

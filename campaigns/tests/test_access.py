@@ -17,6 +17,7 @@ from campaigns.tests.factories import (
     CampaignFactory,
     SegmentFactory,
     SendFactory,
+    SignupFormFactory,
     SuppressionFactory,
     TopicFactory,
     consenting_contact,
@@ -85,6 +86,11 @@ ACCESS = {
     "campaign-results-csv": RESULTS,
     "campaign-ledger-csv": RESULTS,
     "campaign-results-pdf": RESULTS,
+    # Sign-up forms (their public side is crm:signup-*, tested in test_signup_views.py).
+    "signup-list": MANAGE,
+    "signup-create": MANAGE,
+    "signup-detail": MANAGE,
+    "signup-edit": MANAGE,
     # The sheet panels: whoever reads the sheet.
     "contact-campaigns-panel": EVERYONE,
     "account-campaigns-panel": EVERYONE,
@@ -128,6 +134,7 @@ def records(rep):
         "segment": segment,
         "campaign": campaign,
         "suppression": SuppressionFactory(),
+        "signup_form": SignupFormFactory(owner=rep),
     }
 
 
@@ -145,6 +152,8 @@ def _url(pattern: URLPattern, records) -> str:
             kwargs[key] = records["topic"].pk
         elif name.startswith("suppression-"):
             kwargs[key] = records["suppression"].pk
+        elif name.startswith("signup-"):
+            kwargs[key] = records["signup_form"].pk
         else:
             kwargs[key] = records["campaign"].pk
     return reverse(f"campaigns:{name}", kwargs=kwargs)

@@ -1,6 +1,6 @@
 """The staff side of campaigns (under /campanas/); the public side is campaigns.urls.public."""
 
-from campaigns.urls import campaigns, results, segments, sending, suppression
+from campaigns.urls import campaigns, results, segments, sending, signup, suppression
 
 app_name = "campaigns"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     *sending.urlpatterns,
     *results.urlpatterns,
     *suppression.urlpatterns,
+    *signup.urlpatterns,
 ]

@@ -36,7 +36,7 @@ from simple_history.utils import bulk_update_with_history
 from taggit.models import TaggedItem
 
 from accounts.models import Account
-from campaigns.models import SegmentMember, Send, Suppression, TrackingEvent
+from campaigns.models import FormSubmission, SegmentMember, Send, Suppression, TrackingEvent
 from campaigns.services.suppression import suppress
 from contacts.models import Consent, ConsentLatest, Contact
 from crm.core.audit import audit
@@ -443,6 +443,12 @@ CONTACT_RELATIONS: dict[str, Relation] = {
         _move_segment_members, gettext_lazy("Listas estáticas"), SegmentMember, "contact"
     ),
     "campaigns.Segment.members": KEEP,  # the many-to-many through SegmentMember, above
+    "campaigns.FormSubmission.contact": Relation(
+        _move(FormSubmission, "contact"),
+        gettext_lazy("Envíos de formularios"),
+        FormSubmission,
+        "contact",
+    ),
     "contacts.Contact.merged_into": Relation(_repoint_merged(Contact)),
     "contacts.Contact.tags": Relation(_union_tags),
     "taggit.TaggedItem.tagged_items": KEEP,  # the same tags, handled by "tags"

@@ -28,7 +28,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns.models import Segment, SegmentMember, Send, Suppression, TrackingEvent
+from campaigns.models import (
+    FormSubmission,
+    Segment,
+    SegmentMember,
+    Send,
+    Suppression,
+    TrackingEvent,
+)
+from campaigns.services.signup import submissions_erase
 from campaigns.services.suppression import suppress
 from contacts.imports.models import ImportedRecord
 from contacts.models import Consent, ConsentLatest, Contact
@@ -51,6 +59,7 @@ RELATIONS: dict[str, str] = {
     "campaigns.SegmentMember.contact": "segments",
     "campaigns.Send.contact": "campaign_sends",
     "campaigns.TrackingEvent.contact": "tracking_events",
+    "campaigns.FormSubmission.contact": "form_submissions",
     "support.Ticket.contact": "tickets",
     "support.Survey.contact": "surveys",
     "support.ContactSatisfaction.contact": "satisfaction",
@@ -295,6 +304,31 @@ def _tracking_events(contact: Contact) -> list[dict]:
     ]
 
 
+def _form_submissions(contact: Contact) -> list[dict]:
+    rows = FormSubmission.objects.filter(contact=contact).select_related("form", "topic")
+    return [
+        {
+            "form": s.form.name,
+            "at": s.created_at,
+            "status": s.get_status_display(),
+            "confirmed_at": s.confirmed_at,
+            "consent_version": s.consent_version,
+            "topic": s.topic.name if s.topic else None,
+            "email": s.email,
+            "values": s.values,
+            "utm": {
+                key: getattr(s, key)
+                for key in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+                if getattr(s, key)
+            },
+            "referrer": s.referrer,
+            "ip_address": s.ip_address,
+            "user_agent": s.user_agent,
+        }
+        for s in rows.order_by("created_at", "id")
+    ]
+
+
 def _segments(contact: Contact) -> list[str]:
     return list(
         Segment.objects.filter(memberships__contact=contact)
@@ -374,6 +408,7 @@ SECTIONS = {
     "satisfaction": _satisfaction,
     "campaign_sends": _campaign_sends,
     "tracking_events": _tracking_events,
+    "form_submissions": _form_submissions,
     "segments": _segments,
     "merged_contacts": _merged_contacts,
 }
@@ -765,6 +800,7 @@ def person_erase(*, actor: User, contact: Contact, reason: str) -> Erasure:
     counts["tickets"] = _erase_tickets(contact, scrub)
     counts["surveys"] = _erase_surveys(contact)
     counts["campaigns"] = _erase_campaigns(contact, scrub)
+    counts["form_submissions"] = submissions_erase(contact=contact)
     counts["imported_records"] = _erase_imported_records(contact)
     counts["history_reasons"] = _history_reasons(contact, scrub)
     counts["contact"] = _erase_contact(contact, actor=actor, now=now)

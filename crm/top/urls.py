@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from campaigns.urls import signup_public
 from crm.core import exports, urls_webhooks, views_mfa, views_tokens
 from crm.core import views as auth
 from crm.top import urls_merge, urls_privacy, views, views_caller
@@ -39,3 +40,5 @@ urlpatterns = [
 # Merging duplicates and a person's data rights (issue 10): pages of their own modules.
 urlpatterns += urls_merge.urlpatterns + urls_privacy.urlpatterns
 urlpatterns += urls_webhooks.urlpatterns
+# The public sign-up forms (/f/<slug>/): their address goes on websites, so it is short.
+urlpatterns += signup_public.urlpatterns

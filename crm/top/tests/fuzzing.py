@@ -85,6 +85,7 @@ PATH_WORDS = {
     "boletines": "contacts.Topic",
     "supresiones": "campaigns.Suppression",
     "importar": "contacts.ImportRun",
+    "formularios": "campaigns.SignupForm",
 }
 
 PROJECT_APPS = ("crm", "accounts", "contacts", "opportunities", "campaigns", "support")
@@ -378,7 +379,7 @@ class PageParser(HTMLParser):
             self._form = None
         elif tag == "select":
             self._select = None
-        elif tag == "textarea":
+        elif tag == "textarea" and self._textarea is not None:  # a named one (not a read-only text)
             # A browser drops the newline that follows <textarea>.
             self._textarea.value = self._textarea.value.removeprefix("\n")
             self._textarea = None

@@ -35,11 +35,13 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory, mexican_rfc
 from campaigns import tokens
-from campaigns.models import Segment, SegmentMember
+from campaigns.models import FormSubmission, Segment, SegmentMember, SignupForm
+from campaigns.services import signup as signup_services
 from campaigns.tests.factories import (
     CampaignFactory,
     SegmentFactory,
     SendFactory,
+    SignupFormFactory,
     SuppressionFactory,
     TopicFactory,
     TrackingEventFactory,
@@ -87,6 +89,13 @@ REAL_STRINGS = {
         tokens.PREFERENCES, w.contact.pk
     ),
     ("support:survey-answer", "token"): lambda w: survey_token(survey=w.survey),
+    # The public sign-up form: its address (a slug) is printed on websites; the confirmation
+    # link is in its email.
+    ("crm:signup-public", "slug"): lambda w: w.rows[SignupForm][0].slug,
+    ("crm:signup-thanks", "slug"): lambda w: w.rows[SignupForm][0].slug,
+    ("crm:signup-confirm", "token"): lambda w: (
+        signup_services.confirm_url(w.rows[FormSubmission][0]).rstrip("/").rsplit("/", 1)[1]
+    ),
     ("opportunities:calendar-feed", "token"): lambda w: w.feed.token,
 }
 
@@ -138,6 +147,9 @@ class World:
 @pytest.fixture
 def world(settings, tmp_path, rep, support, marketing):
     settings.MEDIA_ROOT = tmp_path
+    # The public sign-up form is posted thousands of times from one address: its rate limits
+    # (campaigns/tests/test_signup_abuse.py) would answer 429 to most of the cases.
+    settings.SIGNUP_RATE_PER_IP = settings.SIGNUP_RATE_PER_FORM = 10**9
     account = AccountFactory(owner=rep)
     contact = ContactFactory(owner=rep, account=account)
     ConsentFactory(contact=contact)
@@ -182,6 +194,10 @@ def world(settings, tmp_path, rep, support, marketing):
     send = SendFactory(campaign=sent, contact=contact)
     TrackingEventFactory(send=send)
     draft = CampaignFactory(created_by=marketing, segment=segment, topic=topic)
+    signup_form = SignupFormFactory(owner=rep, created_by=marketing, topic=topic)
+    submission = FormSubmission.objects.create(
+        form=signup_form, contact=contact, email=contact.email, consent_version="v1"
+    )
     import_run = ImportRun.objects.create(
         created_by=rep, file_name="clientes.csv", kind="csv", status=ImportRun.Status.DONE
     )
@@ -217,6 +233,8 @@ def world(settings, tmp_path, rep, support, marketing):
         sent,
         send,
         SuppressionFactory(),
+        signup_form,
+        submission,
         import_run,
         api_token,
         endpoint,

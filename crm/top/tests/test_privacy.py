@@ -10,11 +10,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from campaigns import eligibility
-from campaigns.models import SegmentMember, Send, Suppression, TrackingEvent
+from campaigns.models import FormSubmission, SegmentMember, Send, Suppression, TrackingEvent
 from campaigns.tests.factories import (
     CampaignFactory,
     SegmentFactory,
     SendFactory,
+    SignupFormFactory,
     TrackingEventFactory,
 )
 from contacts.imports.models import ImportedRecord, ImportRun
@@ -116,6 +117,18 @@ def person(rep, support, admin_user):
     TrackingEventFactory(send=send, ip_address="198.51.100.4", user_agent="iPhone Mail")
     segment = SegmentFactory(kind="estatico")
     segment.members.add(contact)
+    FormSubmission.objects.create(
+        form=SignupFormFactory(owner=rep),
+        contact=contact,
+        consent_version="v1",
+        email=EMAIL,
+        values={"first_name": "Lucía", "last_name": "Fernández Ruiz", "phone": "55 1234 5678"},
+        referrer="https://www.ejemplo.com.mx/?ref=lucia.fernandez",
+        ip_address="203.0.113.9",
+        user_agent="Mozilla/5.0 (iPhone) Safari",
+        utm_source="boletin",
+        utm_term="lucia fernandez",
+    )
     run = ImportRun.objects.create(file="x.csv", file_name="x.csv", kind="csv")
     ImportedRecord.objects.create(
         run=run,
@@ -152,6 +165,9 @@ def test_the_export_holds_everything_and_is_json(person):
     assert data["satisfaction"]["level"] == "Insatisfecho"
     assert data["campaign_sends"][0]["campaign"] == "Ofertas de otoño"
     assert data["tracking_events"][0]["ip_address"] == "198.51.100.4"
+    submission = data["form_submissions"][0]
+    assert submission["values"]["phone"] == "55 1234 5678"
+    assert (submission["ip_address"], submission["utm"]["utm_source"]) == ("203.0.113.9", "boletin")
     assert len(data["segments"]) == 1
     assert len(data["history"]) == 2
     assert any(
@@ -181,6 +197,7 @@ def _all_text(contact_pk: int) -> str:
         list(Survey.objects.values()),
         list(Send.objects.values()),
         list(TrackingEvent.objects.values()),
+        list(FormSubmission.objects.values()),
         list(ImportedRecord.objects.values()),
         list(AuditEvent.objects.exclude(action=AuditEvent.Action.CONSENT).values()),
     ]
@@ -218,6 +235,8 @@ def test_erasure_anonymises_the_person_and_keeps_proof_and_figures(person, admin
     for needle in ("Lucía", "Fernández", EMAIL, "vieja@ejemplo.mx", "5512345678", "1234 5678"):
         assert needle not in text, needle
     for needle in ("Olivo", "látex", "se cambia de casa", "198.51.100", "iPhone Mail"):
+        assert needle not in text, needle
+    for needle in ("203.0.113.9", "ref=lucia", "lucia fernandez", "(iPhone) Safari"):
         assert needle not in text, needle
 
     # The consent ledger is kept as it was, plus the withdrawal.
