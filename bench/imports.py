@@ -314,6 +314,27 @@ def _cleanup(run: ImportRun) -> None:
         if stored and default_storage.exists(stored.name):
             default_storage.delete(stored.name)
     run.delete()
+    _vacuum()
+
+
+def _vacuum() -> None:
+    """Leave the tables as the run found them: 90,000 rows written and removed leave as many
+    dead rows, which the next measures (the API's lists read contacts_contact) would scan
+    until autovacuum came by (in production it does within minutes; here the next measure
+    starts at once). VACUUM ANALYZE the tables the import and its undo wrote."""
+    from django.db import connection
+    from taggit.models import TaggedItem
+
+    from contacts.imports.models import ImportedRecord
+    from contacts.models import Consent, ConsentLatest
+
+    if connection.vendor != "postgresql":
+        return
+    models = (Contact, Contact.history.model, Account, Account.history.model, TaggedItem)
+    models += (Consent, ConsentLatest, ImportedRecord)
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
 
 
 # Exports ----------------------------------------------------------------------------------
