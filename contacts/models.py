@@ -373,3 +373,138 @@ class ConsentLatest(models.Model):
 # The import job's models live with the import engine (contacts.imports); imported here so
 # that Django registers them with the app.
 from contacts.imports.models import ImportedRecord, ImportMapping, ImportRun  # noqa: E402, F401
+
+# --- Lead scoring ----------------------------------------------------------------------------
+
+SCORE_MIN, SCORE_MAX = 0, 100
+RULE_POINTS_LIMIT = 100  # a rule gives at most ±100 points (the whole scale)
+HALF_LIFE_MAX_DAYS = 3650
+
+
+class ScoreRule(TimeStampedModel):
+    """A rule of the lead score, set by marketing (contacts.scoring; campaigns.scoring adds up
+    the behaviour ones from the tracking events).
+
+    Profile: `points` when the contact's (or their account's) `field` is one of `values`; for
+    the job title, when one of `values` (accent-free, lower-case words or phrases) appears as a
+    whole word. Behaviour: `points` for each `event` of the contact, decayed by its age:
+    points × 0.5^(age in days / `half_life_days`), the rule's total capped at `max_points`.
+    """
+
+    class Kind(models.TextChoices):
+        PROFILE = "perfil", _("Perfil")
+        BEHAVIOUR = "comportamiento", _("Comportamiento")
+
+    class Field(models.TextChoices):
+        INDUSTRY = "industria", _("Sector de la cuenta")
+        SIZE = "tamano", _("Tamaño de la cuenta")
+        REGION = "region", _("Estado o provincia del contacto")
+        COUNTRY = "pais", _("País del contacto")
+        JOB_TITLE = "puesto", _("Palabras del puesto")
+        LEAD_SOURCE = "origen", _("Origen del contacto")
+
+    class Event(models.TextChoices):
+        OPENED = "apertura", _("Abrió un correo")
+        CLICKED = "clic", _("Hizo clic en un enlace")
+        FORM = "formulario", _("Envió un formulario")
+
+    name = models.CharField(_("nombre"), max_length=150)
+    kind = models.CharField(_("tipo"), max_length=16, choices=Kind.choices)
+    field = models.CharField(_("dato"), max_length=12, choices=Field.choices, blank=True)
+    values = models.JSONField(_("valores"), default=list, blank=True)
+    event = models.CharField(_("evento"), max_length=12, choices=Event.choices, blank=True)
+    points = models.SmallIntegerField(_("puntos"))
+    half_life_days = models.PositiveSmallIntegerField(_("vida media (días)"), null=True, blank=True)
+    max_points = models.PositiveSmallIntegerField(_("tope de puntos"), null=True, blank=True)
+    active = models.BooleanField(_("activa"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creada por"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("regla de puntuación")
+        verbose_name_plural = _("reglas de puntuación")
+        ordering = ["kind", "name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points__gte=-RULE_POINTS_LIMIT, points__lte=RULE_POINTS_LIMIT),
+                name="score_rule_points_range",
+                violation_error_message=_("Los puntos van de -100 a 100."),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="perfil", event="", half_life_days__isnull=True)
+                    & models.Q(
+                        field__in=["industria", "tamano", "region", "pais", "puesto", "origen"]
+                    )
+                )
+                | (
+                    models.Q(kind="comportamiento", field="")
+                    & models.Q(event__in=["apertura", "clic", "formulario"])
+                    & models.Q(half_life_days__gte=1, half_life_days__lte=HALF_LIFE_MAX_DAYS)
+                ),
+                name="score_rule_kind_shape",
+                violation_error_message=_(
+                    "Una regla de perfil indica un dato; una de comportamiento, un evento y "
+                    "una vida media de 1 a 3650 días."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_points__isnull=True)
+                | models.Q(max_points__gte=1, max_points__lte=RULE_POINTS_LIMIT),
+                name="score_rule_max_points_range",
+                violation_error_message=_("El tope de puntos va de 1 a 100."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_profile(self) -> bool:
+        return self.kind == self.Kind.PROFILE
+
+
+class ScoreChange(models.Model):
+    """One change of a contact's lead score: the score history, and why (the breakdown).
+
+    `breakdown`: [{"rule": id, "name": "…", "points": 12.5}, …], the rules that gave points at
+    that moment (names copied: a rule renamed later does not rewrite the past).
+    """
+
+    class Reason(models.TextChoices):
+        EVENT = "evento", _("Evento del contacto")
+        NIGHTLY = "nocturno", _("Recálculo nocturno")
+        RULES = "reglas", _("Reglas cambiadas")
+
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contacto"),
+        on_delete=models.CASCADE,
+        related_name="score_changes",
+    )
+    at = models.DateTimeField(_("fecha"))
+    old_score = models.PositiveSmallIntegerField(_("puntuación anterior"))
+    new_score = models.PositiveSmallIntegerField(_("puntuación nueva"))
+    reason = models.CharField(_("motivo"), max_length=10, choices=Reason.choices)
+    breakdown = models.JSONField(_("desglose"), default=list, blank=True)
+    # This change took the contact to MQL (the funnel counts from here).
+    became_mql = models.BooleanField(_("pasó a MQL"), default=False)
+
+    class Meta:
+        verbose_name = _("cambio de puntuación")
+        verbose_name_plural = _("cambios de puntuación")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contact", "-at"], name="score_change_contact_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(old_score__lte=SCORE_MAX, new_score__lte=SCORE_MAX),
+                name="score_change_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.old_score} → {self.new_score}"

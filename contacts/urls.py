@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import exports, views, views_import
+from contacts import exports, views, views_import, views_scoring
 from crm.core.exports import export_view
 
 app_name = "contacts"
@@ -20,6 +20,11 @@ urlpatterns = [
         views.account_contacts_panel,
         name="account-contacts-panel",
     ),
+    path("puntuacion/", views_scoring.score_rule_list, name="score-rule-list"),
+    path("puntuacion/nueva/", views_scoring.score_rule_create, name="score-rule-create"),
+    path("puntuacion/recalcular/", views_scoring.score_recompute, name="score-recompute"),
+    path("puntuacion/<int:pk>/editar/", views_scoring.score_rule_update, name="score-rule-update"),
+    path("puntuacion/<int:pk>/activar/", views_scoring.score_rule_toggle, name="score-rule-toggle"),
     path("importar/", views_import.import_list, name="import-list"),
     path("importar/nueva/", views_import.import_new, name="import-new"),
     path("importar/archivo/<str:token>/", views_import.import_mapping, name="import-mapping"),

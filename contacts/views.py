@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import account_by_pk
-from contacts import selectors, services
+from contacts import scoring, selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
 from contacts.models import Contact
 from crm.core.concurrency import StaleEdit, edit_status
@@ -78,6 +78,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if contact.can_edit or request.user.is_marketing
             else None,
             "history": selectors.contact_history(contact=contact),
+            "score_changes": scoring.contact_score_changes(contact=contact),
+            "score_threshold": scoring.mql_threshold(),
+            "can_manage_scoring": scoring.can_manage_scoring(request.user),
         },
     )
 

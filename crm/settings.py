@@ -306,6 +306,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.import_drafts_clear",
         "schedule": crontab(minute=40, hour=3),
     },
+    # The lead score of every contact: behaviour points decay with time (campaigns.scoring).
+    "contacts-score-nightly": {
+        "task": "campaigns.contacts_score_nightly",
+        "schedule": crontab(minute=45, hour=2),
+    },
 }
 ACTIVITY_REMINDER_MINUTES = env.int("ACTIVITY_REMINDER_MINUTES", default=60)
 # The address of the site in links sent by email (reminders, quotes, surveys).
@@ -441,6 +446,8 @@ CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", defau
 # The results pages read stored figures (campaigns.CampaignStat); older than this, a campaign
 # that can still change gets a refresh queued while the page shows them with their age.
 CAMPAIGN_STATS_MAX_AGE_SECONDS = env.int("CAMPAIGN_STATS_MAX_AGE_SECONDS", default=60)
+# The lead score (0..100) at which a subscriber or a lead becomes an MQL (contacts.scoring).
+LEAD_MQL_THRESHOLD = env.int("LEAD_MQL_THRESHOLD", default=60)
 # DKIM signing when a key is configured (README, "Campañas"): the domain, the selector and the
 # PEM private key file; the public key is published at <selector>._domainkey.<domain>.
 CAMPAIGN_DKIM_DOMAIN = env("CAMPAIGN_DKIM_DOMAIN", default="")

@@ -38,6 +38,7 @@ from accounts.models import Account
 from campaigns import tokens
 from campaigns.models import SIGNUP_FIELDS, FormSubmission, SignupForm, Suppression
 from campaigns.permissions import can_manage_campaigns
+from campaigns.scoring import contact_score_recompute_later
 from contacts.models import Consent, Contact, LeadSource, Lifecycle
 from contacts.services import consent_record
 from crm.core.audit import audit
@@ -343,6 +344,8 @@ def _grant(submission: FormSubmission, *, ip_address: str | None, user_agent: st
             user_agent=user_agent,
             note=note[:300],
         )
+    # A confirmed sign-up scores (campaigns.scoring's "form submitted" rules) once committed.
+    contact_score_recompute_later(submission.contact_id)
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from campaigns import tokens
 from campaigns.models import CampaignLink, Send, Suppression, TrackingEvent
+from campaigns.scoring import contact_score_recompute_later
 from campaigns.services.suppression import suppress
 from contacts.models import Consent, ConsentLatest, Contact, Topic
 from contacts.services import consent_record
@@ -198,6 +199,7 @@ def record_open(
         )
         if not machine:
             _mark_opened(send, at)
+            contact_score_recompute_later(send.contact_id)
     return event
 
 
@@ -222,6 +224,7 @@ def _record_click(
         esp_event_id=esp_event_id,
     )
     if not machine:
+        contact_score_recompute_later(send.contact_id)
         Send.objects.filter(pk=send.pk, first_clicked_at__isnull=True).update(first_clicked_at=at)
         # A click without a (human) open: the images were blocked, but the message was read.
         if _mark_opened(send, at):
@@ -573,6 +576,7 @@ def _esp_effects(
         )
         if kind == TrackingEvent.Kind.OPEN and not machine:
             _mark_opened(send, at)
+            contact_score_recompute_later(send.contact_id)
     if kind == TrackingEvent.Kind.BOUNCE:
         if send is not None:
             Send.objects.filter(pk=send.pk, bounced_at__isnull=True).update(bounced_at=at)

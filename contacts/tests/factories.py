@@ -5,8 +5,9 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import AccountFactory
-from contacts.models import Consent, Contact, LeadSource, Lifecycle
+from contacts.models import Consent, Contact, LeadSource, Lifecycle, ScoreRule
 from contacts.services import consent_latest_advance
+from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
 from crm.core.text import fold
 
@@ -69,3 +70,30 @@ class ConsentFactory(DjangoModelFactory):
         entry = super()._create(model_class, *args, **kwargs)
         consent_latest_advance(entry)
         return entry
+
+
+class ScoreRuleFactory(DjangoModelFactory):
+    """A profile rule (+20 for the construction sector) unless told otherwise; `behaviour()`
+    gives a click rule."""
+
+    class Meta:
+        model = ScoreRule
+
+    name = factory.Sequence(lambda n: f"Regla {n}")
+    kind = ScoreRule.Kind.PROFILE
+    field = ScoreRule.Field.INDUSTRY
+    values = factory.LazyFunction(lambda: ["construccion"])
+    points = 20
+    created_by = factory.SubFactory(UserFactory, role=Role.MARKETING)
+
+    @classmethod
+    def behaviour(cls, event=ScoreRule.Event.CLICKED, points=10, half_life_days=30, **kwargs):
+        return cls(
+            kind=ScoreRule.Kind.BEHAVIOUR,
+            field="",
+            values=[],
+            event=event,
+            points=points,
+            half_life_days=half_life_days,
+            **kwargs,
+        )

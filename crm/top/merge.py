@@ -38,7 +38,7 @@ from taggit.models import TaggedItem
 from accounts.models import Account
 from campaigns.models import FormSubmission, SegmentMember, Send, Suppression, TrackingEvent
 from campaigns.services.suppression import suppress
-from contacts.models import Consent, ConsentLatest, Contact
+from contacts.models import Consent, ConsentLatest, Contact, ScoreChange
 from crm.core.audit import audit
 from crm.core.forms_utils import ListPage
 from crm.core.models import AuditEvent, User
@@ -449,6 +449,8 @@ CONTACT_RELATIONS: dict[str, Relation] = {
         FormSubmission,
         "contact",
     ),
+    # The score history moves; the survivor's score is recomputed by the next event or night.
+    "contacts.ScoreChange.contact": Relation(_move(ScoreChange, "contact")),
     "contacts.Contact.merged_into": Relation(_repoint_merged(Contact)),
     "contacts.Contact.tags": Relation(_union_tags),
     "taggit.TaggedItem.tagged_items": KEEP,  # the same tags, handled by "tags"

@@ -39,7 +39,7 @@ from campaigns.models import (
 from campaigns.services.signup import submissions_erase
 from campaigns.services.suppression import suppress
 from contacts.imports.models import ImportedRecord
-from contacts.models import Consent, ConsentLatest, Contact
+from contacts.models import Consent, ConsentLatest, Contact, ScoreChange
 from contacts.services import consent_record
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, User
@@ -60,6 +60,8 @@ RELATIONS: dict[str, str] = {
     "campaigns.Send.contact": "campaign_sends",
     "campaigns.TrackingEvent.contact": "tracking_events",
     "campaigns.FormSubmission.contact": "form_submissions",
+    # Scores and the rules that gave them: nothing the person typed; kept on erasure.
+    "contacts.ScoreChange.contact": "score_changes",
     "support.Ticket.contact": "tickets",
     "support.Survey.contact": "surveys",
     "support.ContactSatisfaction.contact": "satisfaction",
@@ -329,6 +331,21 @@ def _form_submissions(contact: Contact) -> list[dict]:
     ]
 
 
+def _score_changes(contact: Contact) -> list[dict]:
+    rows = ScoreChange.objects.filter(contact=contact).order_by("at", "id")
+    return [
+        {
+            "at": c.at,
+            "old_score": c.old_score,
+            "new_score": c.new_score,
+            "reason": c.get_reason_display(),
+            "breakdown": c.breakdown,
+            "became_mql": c.became_mql,
+        }
+        for c in rows
+    ]
+
+
 def _segments(contact: Contact) -> list[str]:
     return list(
         Segment.objects.filter(memberships__contact=contact)
@@ -409,6 +426,7 @@ SECTIONS = {
     "campaign_sends": _campaign_sends,
     "tracking_events": _tracking_events,
     "form_submissions": _form_submissions,
+    "score_changes": _score_changes,
     "segments": _segments,
     "merged_contacts": _merged_contacts,
 }

@@ -86,6 +86,7 @@ PATH_WORDS = {
     "supresiones": "campaigns.Suppression",
     "importar": "contacts.ImportRun",
     "formularios": "campaigns.SignupForm",
+    "puntuacion": "contacts.ScoreRule",
 }
 
 PROJECT_APPS = ("crm", "accounts", "contacts", "opportunities", "campaigns", "support")

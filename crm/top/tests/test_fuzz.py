@@ -48,7 +48,7 @@ from campaigns.tests.factories import (
     sent_campaign,
 )
 from contacts.imports.models import ImportRun
-from contacts.tests.factories import ConsentFactory, ContactFactory
+from contacts.tests.factories import ConsentFactory, ContactFactory, ScoreRuleFactory
 from crm.core.api.tokens import token_create
 from crm.core.models import User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from crm.core.tests.factories import PASSWORD
@@ -195,6 +195,7 @@ def world(settings, tmp_path, rep, support, marketing):
     TrackingEventFactory(send=send)
     draft = CampaignFactory(created_by=marketing, segment=segment, topic=topic)
     signup_form = SignupFormFactory(owner=rep, created_by=marketing, topic=topic)
+    score_rule = ScoreRuleFactory(created_by=marketing)
     submission = FormSubmission.objects.create(
         form=signup_form, contact=contact, email=contact.email, consent_version="v1"
     )
@@ -235,6 +236,7 @@ def world(settings, tmp_path, rep, support, marketing):
         SuppressionFactory(),
         signup_form,
         submission,
+        score_rule,
         import_run,
         api_token,
         endpoint,
