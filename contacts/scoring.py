@@ -7,7 +7,7 @@ with `contact_score_set` (one contact) or `contact_scores_apply` (the nightly jo
 
 A profile rule is matched twice, and the two must agree (a test holds them together): in Python
 for one contact (`profile_points`) and in SQL for all of them (`profile_expression`). Text is
-compared folded the same way on both sides (`score_fold`: lower-case, Spanish accents off).
+compared folded the same way on both sides (`column_fold`: lower-case, Spanish accents off).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from contacts.models import (
 )
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, Country, User
+from crm.core.text import Folded, column_fold
 from crm.core.webhooks import webhook_emit
 
 Field = ScoreRule.Field
@@ -60,37 +61,8 @@ def mql_threshold() -> int:
 
 # --- Folding text the same way in Python and in SQL --------------------------------------------
 
-_ACCENTS = "áàâäãéèêëíìîïóòôöõúùûüñçÁÀÂÄÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÑÇ"
-_PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
-_TABLE = str.maketrans(_ACCENTS, _PLAIN)
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_WORD = "[^a-z0-9]"
-
-
-def score_fold(text: str | None) -> str:
-    """Lower-case without Spanish accents, exactly as `Folded` computes it in the database."""
-    return (text or "").lower().translate(_TABLE)
-
-
-class Folded(Func):
-    """`score_fold` of a text column, in SQL (PostgreSQL: TRANSLATE(LOWER()); SQLite: the Python
-    function itself, registered on the connection)."""
-
-    output_field = Contact._meta.get_field("region")
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"LOWER({sql})", params
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        connection.ensure_connection()
-        connection.connection.create_function("crm_score_fold", 1, score_fold, deterministic=True)
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"crm_score_fold({sql})", params
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"TRANSLATE(LOWER({sql}), %s, %s)", (*params, _ACCENTS, _PLAIN)
 
 
 def job_title_pattern(phrases: list[str]) -> str:
@@ -141,7 +113,7 @@ def clean_rule_values(field: str, values: list[str]) -> list[str]:
             cleaned.append(value)
     else:
         for value in values:
-            folded = " ".join(score_fold(value).split())
+            folded = " ".join(column_fold(value).split())
             if not folded:
                 continue
             if len(folded) > MAX_VALUE_LENGTH:
@@ -192,9 +164,9 @@ def rule_matches(rule: ScoreRule, contact: Contact) -> bool:
     if value is None:
         return False
     if rule.field == Field.JOB_TITLE:
-        return bool(re.search(job_title_pattern(rule.values), score_fold(value)))
+        return bool(re.search(job_title_pattern(rule.values), column_fold(value)))
     if rule.field == Field.REGION:
-        return score_fold(value) in rule.values
+        return column_fold(value) in rule.values
     return value in rule.values
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, Func, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.db.models.lookups import Contains, Exact
 from django.utils import timezone
@@ -22,34 +22,7 @@ from taggit.models import Tag, TaggedItem
 from campaigns.segments.fields import FIELDS
 from campaigns.segments.validation import validate_definition
 from contacts.models import Consent, ConsentLatest, Contact
-from crm.core.text import fold
-
-# Lower-case and strip the accents Spanish and Portuguese names carry, so "Querétaro" matches
-# "QUERETARO" on PostgreSQL without the unaccent extension (translate() maps char by char).
-_ACCENTS = "áàâäãéèêëíìîïóòôöõúùûüñçÁÀÂÄÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÑÇ"
-_PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
-
-
-class Folded(Func):
-    """An accent-free, lower-case copy of a text column (crm.core.text.fold, in the database)."""
-
-    output_field = Contact._meta.get_field("city")
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"LOWER({sql})", params
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # SQLite has no translate(): the very function the search columns are written with,
-        # registered on this connection (idempotent; the raw connection exists once compiled).
-        connection.ensure_connection()
-        connection.connection.create_function("crm_fold", 1, fold, deterministic=True)
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"crm_fold({sql})", params
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"TRANSLATE(LOWER({sql}), %s, %s)", (*params, _ACCENTS, _PLAIN)
+from crm.core.text import Folded, fold
 
 
 def _day_start(day: date) -> datetime:

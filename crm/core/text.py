@@ -14,10 +14,16 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Func, TextField
 from django.utils.translation import gettext as _
 
 _NON_DIGITS = re.compile(r"\D+")
 _SPACES = re.compile(r"\s+")
+# Lower-case and strip the accents Spanish and Portuguese names carry, so "Querétaro" matches
+# "QUERETARO" on PostgreSQL without the unaccent extension (translate() maps char by char).
+_ACCENTS = "áàâäãéèêëíìîïóòôöõúùûüñçÁÀÂÄÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÑÇ"
+_PLAIN = "aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc"
+_ACCENT_TABLE = str.maketrans(_ACCENTS, _PLAIN)
 
 
 def fold(text: str) -> str:
@@ -130,3 +136,31 @@ def is_web_url(value) -> bool:
         return False
     # Browsers drop tabs and newlines inside the scheme ("java\tscript:"); urlsplit does too.
     return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc) and text.isprintable()
+
+
+def column_fold(text: str | None) -> str:
+    """Lower-case without Spanish accents, exactly as `Folded` computes it in the database."""
+    return (text or "").lower().translate(_ACCENT_TABLE)
+
+
+class Folded(Func):
+    """`column_fold` of a text column, in SQL: TRANSLATE(LOWER()) on PostgreSQL; on SQLite,
+    which has no translate(), the Python function itself, registered on the connection. Used
+    where a column is compared with a value folded the same way (segments, score rules)."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"LOWER({sql})", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Idempotent; the raw connection exists once the query is compiled.
+        connection.ensure_connection()
+        connection.connection.create_function("crm_fold", 1, column_fold, deterministic=True)
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"crm_fold({sql})", params
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"TRANSLATE(LOWER({sql}), %s, %s)", (*params, _ACCENTS, _PLAIN)
