@@ -45,7 +45,8 @@ class ContactSerializer(SparseFieldsMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["archived_at", "created_at", "updated_at"]
+        # The score is the rules' (contacts.scoring), recomputed at each event and nightly.
+        read_only_fields = ["lead_score", "archived_at", "created_at", "updated_at"]
 
     def get_email_consent(self, contact) -> str | None:
         if hasattr(contact, "email_consent"):

@@ -53,7 +53,6 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
             "account",
             "lifecycle",
             "lead_source",
-            "lead_score",
             "birthday",
             "street",
             "city",
@@ -70,7 +69,6 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
             "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
             "mobile": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-            "lead_score": forms.NumberInput(attrs={"min": 0, "max": 100}),
         }
         help_texts = {"tags": _("Separadas por comas.")}
 
@@ -90,7 +88,6 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
         self.fields["account"].widget = RecordPicker(
             search_url=reverse_lazy("accounts:account-picker"), label_for=_account_label
         )
-        self.fields["lead_score"].validators.append(_max_100)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -114,9 +111,8 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
             Fieldset(
                 _("Lead"),
                 Row(
-                    Column("lifecycle", css_class="col-md-4"),
-                    Column("lead_source", css_class="col-md-4"),
-                    Column("lead_score", css_class="col-md-4"),
+                    Column("lifecycle", css_class="col-md-6"),
+                    Column("lead_source", css_class="col-md-6"),
                 ),
             ),
             Fieldset(
@@ -140,11 +136,6 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
 
 def _account_label(pk) -> str:
     return Account.objects.filter(pk=pk).values_list("name", flat=True).first() or ""
-
-
-def _max_100(value: int) -> None:
-    if value is not None and value > 100:
-        raise forms.ValidationError(_("La puntuación va de 0 a 100."))
 
 
 class ContactFilterForm(ListFilterForm):

@@ -88,6 +88,19 @@ def test_create_contact_normalises_and_redirects(rep, client_for):
     assert contact.owner == rep and contact.account == account
 
 
+def test_the_edit_form_does_not_type_the_score(rep, client_for):
+    """The lead score is the rules' (contacts.scoring): a posted value is not taken."""
+    contact = ContactFactory(owner=rep, first_name="Ana", lead_score=10)
+    client = client_for(rep)
+    url = reverse("contacts:contact-update", args=[contact.pk])
+    page = client.get(url).text
+    assert 'name="lead_score"' not in page
+    response = client.post(url, {**form_values(page), "first_name": "Anita", "lead_score": 90})
+    contact.refresh_from_db()
+    assert response.status_code == 302 and contact.first_name == "Anita"
+    assert contact.lead_score == 10
+
+
 def test_create_form_preselects_account(rep, client_for):
     account = AccountFactory(owner=rep, name="Aceros del Norte")
     response = client_for(rep).get(reverse("contacts:contact-create"), {"account": account.pk})

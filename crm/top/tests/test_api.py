@@ -187,6 +187,20 @@ def test_contacts_filters_cursor_pages_and_sparse_fields(rep, django_assert_max_
     assert by_name.status_code == 200
 
 
+def test_the_lead_score_is_read_not_written(rep):
+    """The score is the rules' (contacts.scoring): the API shows it and ignores a written one."""
+    contact = ContactFactory(owner=rep, first_name="Ana", lead_score=10)
+    client = api(rep)
+    url = reverse("api:contact-detail", args=[contact.pk])
+    etag = client.get(url)["ETag"]
+    answer = client.patch(
+        url, {"first_name": "Anita", "lead_score": 90}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert answer.status_code == 200 and answer.json()["lead_score"] == 10
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.lead_score) == ("Anita", 10)
+
+
 def test_consent_is_read_with_the_contact_and_changed_through_the_ledger(rep):
     contact = ContactFactory(owner=rep, email="ana@ejemplo.mx")
     client = api(rep)
