@@ -75,6 +75,7 @@ def main() -> int:
     rows += _campaign_rows()
     rows += _import_rows()
     rows += _api_rows(rep)
+    rows += _lead_rows(rep)
     rows += _server_rows(rep)
     _print(data, rep, manager, rows)
     RESULTS.write_text(
@@ -133,6 +134,13 @@ def _api_rows(rep: User) -> list[Row]:
     from bench import api
 
     return api.measure(rep)
+
+
+def _lead_rows(rep: User) -> list[Row]:
+    """Leads (issue 9): a public sign-up form submission and the nightly lead scoring."""
+    from bench import leads
+
+    return leads.measure(rep)
 
 
 def _server_rows(rep: User) -> list[Row]:

@@ -1,6 +1,7 @@
 """Every read of contacts: who sees what, the consent state, and the relations pages need."""
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 
 from contacts.imports.models import ImportRun
 from contacts.models import Consent, ConsentLatest, Contact
@@ -160,14 +161,19 @@ def contact_duplicates(
     the same account."""
     condition = Q(pk__in=[])
     if email:
-        condition |= Q(email__iexact=email)
+        # The partial unique index on lower(email) WHERE email <> '' (iexact's UPPER() has none).
+        condition |= Q(email_lower=email.lower()) & ~Q(email="")
     for number in (n for n in phone_digits if n):
         condition |= Q(phone_digits=number) | Q(mobile_digits=number)
     if first_name and account_id:
         condition |= Q(
             first_name__iexact=first_name, last_name__iexact=last_name, account_id=account_id
         )
-    qs = Contact.objects.filter(condition).select_related("account", "owner")
+    qs = (
+        Contact.objects.alias(email_lower=Lower("email"))
+        .filter(condition)
+        .select_related("account", "owner")
+    )
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
     return qs.order_by("last_name")[:10]

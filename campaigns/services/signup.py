@@ -235,7 +235,9 @@ def _find_contact(email: str) -> Contact | None:
     contact = (
         Contact.objects.select_for_update()
         .alias(email_lower=Lower("email"))
+        # `email <> ''` lets PostgreSQL use the partial unique index on lower(email).
         .filter(email_lower=email)
+        .exclude(email="")
         .first()
     )
     seen = set()
@@ -269,7 +271,10 @@ def _save_contact(contact: Contact, *, created: bool, form: SignupForm) -> None:
     with translation.override(settings.LANGUAGE_CODE):
         contact._change_reason = _("Formulario web «%(name)s»") % {"name": form.name}
     contact._history_user = None
-    contact.full_clean()
+    # The fields are validated here; the table's constraints (one row per address, the checks)
+    # are left to the database, whose refusal is caught below: Django would validate each one
+    # with a query of its own, most of a submission's time, on a page anyone may post to.
+    contact.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             contact.save()

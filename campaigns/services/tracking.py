@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -596,7 +597,11 @@ def _esp_effects(
         if send is not None:
             contacts = [send.contact]
         elif recipient:
-            contacts = list(Contact.objects.filter(email__iexact=recipient))
+            contacts = list(
+                Contact.objects.alias(email_lower=Lower("email"))
+                .filter(email_lower=recipient.lower())
+                .exclude(email="")  # the partial unique index on lower(email)
+            )
         else:
             contacts = []
         _withdraw_everything(
