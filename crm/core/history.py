@@ -1,5 +1,8 @@
 """Who changed what and when (django-simple-history), in the words the sheet shows."""
 
+from django.utils.translation import gettext as _
+from simple_history.models import DeletedObject
+
 
 def history_entries(records: list, *, limit: int) -> list[dict]:
     """Pairs each historical record with the field changes since the one before it.
@@ -28,6 +31,15 @@ def history_entries(records: list, *, limit: int) -> list[dict]:
 
 
 def _display(model, field, value) -> str:
+    if isinstance(value, DeletedObject):
+        # simple-history's stand-in for a relation it cannot load: none at all ("Deleted
+        # cuenta (pk=None)" otherwise), or a record removed since.
+        if value.pk is None:
+            return "—"
+        return _("%(model)s n.º %(pk)s (ya no existe)") % {
+            "model": str(value.model._meta.verbose_name).capitalize(),
+            "pk": value.pk,
+        }
     if value in (None, ""):
         return "—"
     if field.choices:
