@@ -5,6 +5,9 @@ services and the public endpoints write them, one way only)."""
 from django.contrib import admin
 
 from campaigns.models import (
+    Automation,
+    AutomationDelivery,
+    AutomationStep,
     Campaign,
     CampaignLink,
     FormSubmission,
@@ -128,4 +131,33 @@ class FormSubmissionAdmin(ReadOnlyAdmin):
     list_display = ("form", "email", "status", "created_at", "confirmed_at", "utm_source")
     list_filter = ("status", "form")
     search_fields = ("email",)
+    raw_id_fields = ("contact",)
+
+
+class AutomationStepInline(admin.TabularInline):
+    model = AutomationStep
+    extra = 0
+    fields = ("order", "delay_days", "delay_hours", "subject")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Automation)
+class AutomationAdmin(admin.ModelAdmin):
+    """Looked up here; edited on marketing's pages (campaigns.views.automations), whose
+    service validates the steps' merge fields and sanitises their HTML."""
+
+    list_display = ("name", "kind", "topic", "status", "paused_at", "created_at")
+    list_filter = ("kind", "status")
+    search_fields = ("name",)
+    readonly_fields = ("status", "paused_at", "created_by", "created_at", "updated_at")
+    inlines = [AutomationStepInline]
+
+
+@admin.register(AutomationDelivery)
+class AutomationDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("automation", "step", "email", "occurrence", "status", "due_at", "sent_at")
+    list_filter = ("status", "automation")
+    search_fields = ("email", "message_id")
     raw_id_fields = ("contact",)

@@ -647,3 +647,227 @@ class FormSubmission(ChoiceLabelsMixin, models.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
+
+
+# --- Automations (welcome series, birthdays, holidays, re-engagement) --------------------------
+
+
+class Automation(TimeStampedModel):
+    """A triggered message built on the campaigns engine, sent at most once per contact, step
+    and occurrence (AutomationDelivery's UNIQUE key): campaigns.services.automations.
+
+    Contacts keep no time zone of their own: dates and the local hour are the company's
+    (settings.TIME_ZONE).
+    """
+
+    class Kind(models.TextChoices):
+        WELCOME = "bienvenida", _("Serie de bienvenida")
+        BIRTHDAY = "cumpleanos", _("Cumpleaños")
+        HOLIDAY = "festivo", _("Días festivos")
+        REENGAGEMENT = "reactivacion", _("Reactivación de inactivos")
+
+    class Status(models.TextChoices):
+        ACTIVE = "activa", _("Activa")
+        PAUSED = "pausada", _("Pausada")
+
+    class Country(models.TextChoices):
+        MX = "MX", _("México")
+        ES = "ES", _("España")
+
+    name = models.CharField(pgettext_lazy("nombre de un registro", "nombre"), max_length=150)
+    kind = models.CharField(_("tipo"), max_length=12, choices=Kind.choices)
+    topic = models.ForeignKey(
+        Topic,
+        verbose_name=_("tema"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="automations",
+        help_text=_("Sin tema basta el consentimiento general para recibir correo."),
+    )
+    status = models.CharField(
+        _("estado"), max_length=8, choices=Status.choices, default=Status.ACTIVE
+    )
+    paused_at = models.DateTimeField(_("pausada desde"), null=True, blank=True)
+    # Birthdays and holidays go out on the day at this local hour (the company's time zone).
+    send_hour = models.PositiveSmallIntegerField(_("hora de envío"), default=9)
+    holiday_country = models.CharField(
+        _("calendario de festivos"), max_length=2, choices=Country.choices, blank=True
+    )
+    # The names of the chosen holidays as `holidays.country_holidays(country, language="es")`
+    # gives them: the same name every year, whatever its date.
+    holiday_names = models.JSONField(_("festivos elegidos"), default=list, blank=True)
+    inactive_days = models.PositiveSmallIntegerField(_("días sin actividad"), null=True, blank=True)
+    suppress_after_days = models.PositiveSmallIntegerField(
+        _("suprimir si sigue sin actividad tras (días)"), null=True, blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creada por"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("automatización")
+        verbose_name_plural = _("automatizaciones")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    kind__in=["bienvenida", "cumpleanos", "festivo", "reactivacion"]
+                ),
+                name="automation_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="activa", paused_at__isnull=True)
+                | models.Q(status="pausada", paused_at__isnull=False),
+                name="automation_paused_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(send_hour__lte=23), name="automation_send_hour_range"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="festivo") | models.Q(holiday_country__in=["MX", "ES"]),
+                name="automation_holiday_country",
+                violation_error_message=_("Elige el calendario de festivos (México o España)."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="reactivacion")
+                | models.Q(inactive_days__gte=1, suppress_after_days__gte=1),
+                name="automation_reengagement_days",
+                violation_error_message=_(
+                    "Indica los días sin actividad y los días de silencio antes de suprimir."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return pk_url("campaigns:automation-detail", self.pk)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class AutomationStep(models.Model):
+    """One message of an automation (1 to 3), sent `delay` after the trigger, with the same
+    merge fields as a campaign (campaigns.content)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(_("paso"), default=1)
+    delay_days = models.PositiveSmallIntegerField(_("días después"), default=0)
+    delay_hours = models.PositiveSmallIntegerField(_("horas después"), default=0)
+    subject = models.CharField(_("asunto"), max_length=200)
+    preheader = models.CharField(_("preencabezado"), max_length=200, blank=True)
+    # Sanitised by campaigns.content on save (the service), the text part made from it.
+    html_body = models.TextField(_("contenido HTML"))
+    text_body = models.TextField(_("versión de texto"), blank=True)
+
+    class Meta:
+        verbose_name = _("paso de automatización")
+        verbose_name_plural = _("pasos de automatización")
+        ordering = ["automation", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "order"], name="automation_step_order"),
+            models.CheckConstraint(
+                condition=models.Q(order__gte=1, order__lte=3), name="automation_step_order_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delay_hours__lte=23), name="automation_step_hours_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.automation_id}#{self.order}"
+
+
+class AutomationDelivery(ChoiceLabelsMixin, models.Model):
+    """The "exactly once" ledger of automations: one row per contact, step and occurrence.
+
+    `occurrence` names the trigger: the year of a birthday ("2026"), the date of a holiday
+    ("2026-12-25"), the subscription date of a welcome series, the start of the inactivity
+    window of a re-engagement. Materialising the same occurrence twice inserts nothing
+    (UNIQUE, ON CONFLICT DO NOTHING). A row without a step is the re-engagement's last word:
+    the contact stayed silent and their address went on the suppression list.
+
+    pending → sending (claimed) → sent | failed | skipped (with its reason) | pending again
+    (a temporary failure, later `due_at`); sending whose worker died → doubt (never resent).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente")
+        SENDING = "enviando", _("Enviando")
+        SENT = "enviado", _("Enviado")
+        SKIPPED = "omitido", _("Omitido")
+        FAILED = "fallido", _("Fallido")
+        DOUBT = "en_duda", _("En duda")
+        SUPPRESSED = "suprimido", _("Pasado a supresión")
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="deliveries")
+    step = models.ForeignKey(
+        AutomationStep,
+        verbose_name=_("paso"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="automation_deliveries"
+    )
+    occurrence = models.CharField(_("ocasión"), max_length=20)
+    email = models.EmailField(_("correo"))
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(_("motivo"), max_length=300, blank=True)
+    due_at = models.DateTimeField(_("programado para"))
+    claimed_at = models.DateTimeField(_("tomado"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("intentos"), default=0)
+    sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=250, blank=True)
+    created_at = models.DateTimeField(_("creado"), default=timezone_now)
+
+    class Meta:
+        verbose_name = _("entrega de automatización")
+        verbose_name_plural = _("entregas de automatización")
+        ordering = ["-due_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "contact", "occurrence"],
+                condition=models.Q(step__isnull=False),
+                name="automation_delivery_once",
+            ),
+            models.UniqueConstraint(
+                fields=["automation", "contact", "occurrence"],
+                condition=models.Q(step__isnull=True),
+                name="automation_suppression_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "pendiente",
+                        "enviando",
+                        "enviado",
+                        "omitido",
+                        "fallido",
+                        "en_duda",
+                        "suprimido",
+                    ]
+                ),
+                name="automation_delivery_status_valid",
+            ),
+        ]
+        indexes = [
+            # The workers' claim: due pending rows in due order.
+            models.Index(fields=["status", "due_at"], name="autodelivery_claim_idx"),
+            models.Index(fields=["automation", "status", "-due_at"], name="autodelivery_list_idx"),
+            models.Index(fields=["contact", "automation"], name="autodelivery_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.automation_id}:{self.step_id}:{self.contact_id}:{self.occurrence}"

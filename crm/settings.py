@@ -253,6 +253,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; django-celery-beat copies them into its tables, where an administrator can
 # pause or reschedule them.
 CELERY_BEAT_SCHEDULE = {
+    # Automations: materialise due deliveries hourly; send due ones every few minutes.
+    "automations-materialise": {"task": "campaigns.automations_materialise", "schedule": 3600.0},
+    "automations-send": {"task": "campaigns.automations_send", "schedule": 180.0},
     "activity-reminders": {
         "task": "opportunities.activity_reminders_send",
         "schedule": 300.0,
@@ -312,6 +315,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=45, hour=2),
     },
 }
+# No automated email between these local hours (start, end) in the company's time zone.
+AUTOMATION_QUIET_HOURS = (21, 8)
 ACTIVITY_REMINDER_MINUTES = env.int("ACTIVITY_REMINDER_MINUTES", default=60)
 # The address of the site in links sent by email (reminders, quotes, surveys).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

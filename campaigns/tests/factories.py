@@ -175,3 +175,33 @@ def send_over_smtp(*, campaign, user, sink, settings, capture) -> None:
         sending.campaign_send_now(campaign=campaign, user=user)
         recipients.campaign_materialize(campaign_id=campaign.pk)
     batches.campaign_send_lane(campaign_id=campaign.pk, connection=connection)
+
+
+class AutomationFactory(DjangoModelFactory):
+    """A birthday automation (no topic) with one step, unless told otherwise."""
+
+    class Meta:
+        model = "campaigns.Automation"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Automatización {n}")
+    kind = "cumpleanos"
+    send_hour = 9
+    created_by = factory.SubFactory(UserFactory, role=Role.MARKETING)
+
+    @factory.post_generation
+    def step(self, create, extracted, **kwargs):
+        # One step on the day unless `step=False`.
+        if create and extracted is not False:
+            AutomationStepFactory(automation=self, order=1)
+
+
+class AutomationStepFactory(DjangoModelFactory):
+    class Meta:
+        model = "campaigns.AutomationStep"
+
+    automation = factory.SubFactory(AutomationFactory, step=False)
+    order = 1
+    subject = '¡Felicidades, {{ nombre|default:"cliente" }}!'
+    html_body = factory.LazyFunction(lambda: content.sanitize_html(BODY))
+    text_body = factory.LazyAttribute(lambda o: content.html_to_text(o.html_body))

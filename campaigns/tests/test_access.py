@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.tests.factories import AccountFactory
 from campaigns.models import Campaign, Segment, Send, Suppression, TrackingEvent
 from campaigns.tests.factories import (
+    AutomationFactory,
     CampaignFactory,
     SegmentFactory,
     SendFactory,
@@ -91,6 +92,13 @@ ACCESS = {
     "signup-create": MANAGE,
     "signup-detail": MANAGE,
     "signup-edit": MANAGE,
+    # Automations (their one-click unsubscribe is public: campaigns_public).
+    "automation-list": MANAGE,
+    "automation-create": MANAGE,
+    "automation-detail": MANAGE,
+    "automation-edit": MANAGE,
+    "automation-pause": MANAGE,
+    "automation-resume": MANAGE,
     # The sheet panels: whoever reads the sheet.
     "contact-campaigns-panel": EVERYONE,
     "account-campaigns-panel": EVERYONE,
@@ -135,6 +143,7 @@ def records(rep):
         "campaign": campaign,
         "suppression": SuppressionFactory(),
         "signup_form": SignupFormFactory(owner=rep),
+        "automation": AutomationFactory(topic=topic),
     }
 
 
@@ -154,6 +163,8 @@ def _url(pattern: URLPattern, records) -> str:
             kwargs[key] = records["suppression"].pk
         elif name.startswith("signup-"):
             kwargs[key] = records["signup_form"].pk
+        elif name.startswith("automation-"):
+            kwargs[key] = records["automation"].pk
         else:
             kwargs[key] = records["campaign"].pk
     return reverse(f"campaigns:{name}", kwargs=kwargs)

@@ -1,6 +1,6 @@
 """The staff side of campaigns (under /campanas/); the public side is campaigns.urls.public."""
 
-from campaigns.urls import campaigns, results, segments, sending, signup, suppression
+from campaigns.urls import automations, campaigns, results, segments, sending, signup, suppression
 
 app_name = "campaigns"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *results.urlpatterns,
     *suppression.urlpatterns,
     *signup.urlpatterns,
+    *automations.urlpatterns,
 ]

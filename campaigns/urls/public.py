@@ -9,6 +9,7 @@ The ESP's tracking webhooks (django-anymail's own views and URL names) are at
 from anymail import urls as anymail_urls
 from django.urls import URLPattern, include, path
 
+from campaigns.views import automations as automation_views
 from campaigns.views import public as views
 
 app_name = "campaigns_public"
@@ -28,5 +29,10 @@ urlpatterns = [
     path("c/<str:token>/<int:link_id>/", views.click, name="click"),
     path("baja/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("preferencias/<str:token>/", views.preferences, name="preferences"),
+    path(
+        "auto/baja/<str:token>/",
+        automation_views.automation_unsubscribe,
+        name="automation-unsubscribe",
+    ),
     path("anymail/", include((anymail_patterns, anymail_urls.app_name))),
 ]

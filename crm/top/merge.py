@@ -36,7 +36,14 @@ from simple_history.utils import bulk_update_with_history
 from taggit.models import TaggedItem
 
 from accounts.models import Account
-from campaigns.models import FormSubmission, SegmentMember, Send, Suppression, TrackingEvent
+from campaigns.models import (
+    AutomationDelivery,
+    FormSubmission,
+    SegmentMember,
+    Send,
+    Suppression,
+    TrackingEvent,
+)
 from campaigns.services.suppression import suppress
 from contacts.models import Consent, ConsentLatest, Contact, ScoreChange
 from crm.core.audit import audit
@@ -355,6 +362,41 @@ def _merge_sends(survivor, losers, actor, detail):
         detail["dropped_sends"] = dropped
 
 
+# Which of two deliveries of one automation step and occurrence stays: the one that went out
+# (or may have: "en duda"), so that the merged person is never greeted twice.
+DELIVERY_RANK = [
+    AutomationDelivery.Status.SENT,
+    AutomationDelivery.Status.DOUBT,
+    AutomationDelivery.Status.SENDING,
+    AutomationDelivery.Status.SUPPRESSED,
+    AutomationDelivery.Status.PENDING,
+    AutomationDelivery.Status.FAILED,
+    AutomationDelivery.Status.SKIPPED,
+]
+
+
+def _merge_automation_deliveries(survivor, losers, actor, detail):
+    """One delivery per automation step, contact and occurrence (UNIQUE): where both had one,
+    the one that went furthest stays on the survivor and the other goes (in the audit detail)."""
+    rows = AutomationDelivery.objects.select_for_update().filter(
+        contact_id__in=[survivor.pk, *losers]
+    )
+    by_key: dict[tuple, list[AutomationDelivery]] = defaultdict(list)
+    for row in rows.order_by("pk"):
+        by_key[(row.step_id, row.occurrence)].append(row)
+    dropped = []
+    for group in by_key.values():
+        group.sort(key=lambda d: (DELIVERY_RANK.index(d.status), d.contact_id != survivor.pk, d.pk))
+        keep, others = group[0], group[1:]
+        for other in others:
+            dropped.append({"step": other.step_id, "on": other.occurrence, "st": other.status})
+            other.delete()
+        if keep.contact_id != survivor.pk:
+            AutomationDelivery.objects.filter(pk=keep.pk).update(contact_id=survivor.pk)
+    if dropped:
+        detail["dropped_automation_deliveries"] = dropped
+
+
 def _move_surveys(survivor, losers, actor, detail):
     """A survey round asks each contact once: the loser's answer to a round the survivor was
     also asked in is kept as an answer outside the round."""
@@ -443,6 +485,12 @@ CONTACT_RELATIONS: dict[str, Relation] = {
         _move_segment_members, gettext_lazy("Listas estáticas"), SegmentMember, "contact"
     ),
     "campaigns.Segment.members": KEEP,  # the many-to-many through SegmentMember, above
+    "campaigns.AutomationDelivery.contact": Relation(
+        _merge_automation_deliveries,
+        gettext_lazy("Envíos de automatizaciones"),
+        AutomationDelivery,
+        "contact",
+    ),
     "campaigns.FormSubmission.contact": Relation(
         _move(FormSubmission, "contact"),
         gettext_lazy("Envíos de formularios"),

@@ -29,6 +29,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from campaigns.models import (
+    AutomationDelivery,
     FormSubmission,
     Segment,
     SegmentMember,
@@ -60,6 +61,7 @@ RELATIONS: dict[str, str] = {
     "campaigns.Send.contact": "campaign_sends",
     "campaigns.TrackingEvent.contact": "tracking_events",
     "campaigns.FormSubmission.contact": "form_submissions",
+    "campaigns.AutomationDelivery.contact": "automation_deliveries",
     # Scores and the rules that gave them: nothing the person typed; kept on erasure.
     "contacts.ScoreChange.contact": "score_changes",
     "support.Ticket.contact": "tickets",
@@ -331,6 +333,23 @@ def _form_submissions(contact: Contact) -> list[dict]:
     ]
 
 
+def _automation_deliveries(contact: Contact) -> list[dict]:
+    rows = AutomationDelivery.objects.filter(contact=contact).select_related("automation", "step")
+    return [
+        {
+            "automation": d.automation.name,
+            "step": d.step.order,
+            "occurrence": d.occurrence,
+            "email": d.email,
+            "status": d.get_status_display(),
+            "due_at": d.due_at,
+            "sent_at": d.sent_at,
+            "reason": d.reason,
+        }
+        for d in rows.order_by("due_at", "id")
+    ]
+
+
 def _score_changes(contact: Contact) -> list[dict]:
     rows = ScoreChange.objects.filter(contact=contact).order_by("at", "id")
     return [
@@ -426,6 +445,7 @@ SECTIONS = {
     "campaign_sends": _campaign_sends,
     "tracking_events": _tracking_events,
     "form_submissions": _form_submissions,
+    "automation_deliveries": _automation_deliveries,
     "score_changes": _score_changes,
     "segments": _segments,
     "merged_contacts": _merged_contacts,
@@ -765,6 +785,16 @@ def _erase_campaigns(contact: Contact, scrub: Scrubber) -> int:
     )
     count += _update_texts(events, ("detail",), lambda row, name, value: scrub(value))
     count += SegmentMember.objects.filter(contact=contact).delete()[0]
+    # Automation deliveries stay (the automation's figures) without the address; any still
+    # pending is skipped at its claim (the address is suppressed above).
+    deliveries = AutomationDelivery.objects.filter(contact=contact).exclude(
+        email__endswith=SEND_ADDRESS_SUFFIX
+    )
+    for delivery in deliveries.only("pk"):
+        AutomationDelivery.objects.filter(pk=delivery.pk).update(
+            email=SEND_ADDRESS.format(pk=f"a{delivery.pk}")
+        )
+        count += 1
     return count
 
 

@@ -184,6 +184,8 @@ def arg_model(route: Route, kwarg: str) -> type[models.Model]:
     if word != "pk":
         exact = [m for m in candidates if m._meta.model_name == word]
         ending = [m for m in candidates if m._meta.model_name.endswith(word)]
+        if len(ending) > 1:  # `delivery`: the one of the route's own app (crm.WebhookDelivery)
+            ending = [m for m in ending if m._meta.app_label == route.name.partition(":")[0]]
         found = exact or (ending if len(ending) == 1 else [])
         if found:
             return found[0]

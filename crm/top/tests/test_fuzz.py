@@ -35,9 +35,17 @@ from django.utils import timezone
 
 from accounts.tests.factories import AccountFactory, mexican_rfc
 from campaigns import tokens
-from campaigns.models import FormSubmission, Segment, SegmentMember, SignupForm
+from campaigns.models import (
+    AutomationDelivery,
+    FormSubmission,
+    Segment,
+    SegmentMember,
+    SignupForm,
+)
+from campaigns.services import automations as automation_services
 from campaigns.services import signup as signup_services
 from campaigns.tests.factories import (
+    AutomationFactory,
     CampaignFactory,
     SegmentFactory,
     SendFactory,
@@ -97,6 +105,12 @@ REAL_STRINGS = {
         signup_services.confirm_url(w.rows[FormSubmission][0]).rstrip("/").rsplit("/", 1)[1]
     ),
     ("opportunities:calendar-feed", "token"): lambda w: w.feed.token,
+    # The one-click unsubscribe of an automation's message.
+    ("campaigns_public:automation-unsubscribe", "token"): lambda w: (
+        automation_services.unsubscribe_url(w.rows[AutomationDelivery][0].pk)
+        .rstrip("/")
+        .rsplit("/", 1)[1]
+    ),
 }
 
 
@@ -207,6 +221,15 @@ def world(settings, tmp_path, rep, support, marketing):
     endpoint = WebhookEndpoint.objects.create(
         url="https://tienda.ejemplo.mx/webhooks", events=["contact.created"], created_by=rep
     )
+    automation = AutomationFactory(created_by=marketing, topic=topic)
+    automation_delivery = AutomationDelivery.objects.create(
+        automation=automation,
+        step=automation.steps.first(),
+        contact=contact,
+        occurrence="2026",
+        email=contact.email,
+        due_at=timezone.now(),
+    )
     event = WebhookEvent.objects.create(type="contact.created", payload={"contact_id": 1})
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event)
     rows = defaultdict(list)
@@ -237,6 +260,8 @@ def world(settings, tmp_path, rep, support, marketing):
         signup_form,
         submission,
         score_rule,
+        automation,
+        automation_delivery,
         import_run,
         api_token,
         endpoint,

@@ -180,6 +180,35 @@ def test_a_send_to_both_for_one_campaign_keeps_one_row_and_every_event(manager, 
     assert other_campaign.contact_id == survivor.pk
 
 
+def test_an_automation_greeting_to_both_keeps_the_one_sent(manager, pair):
+    from campaigns.models import AutomationDelivery
+    from campaigns.tests.factories import AutomationFactory
+
+    survivor, loser = pair
+    automation = AutomationFactory()
+    step = automation.steps.get()
+    pending = AutomationDelivery.objects.create(
+        automation=automation, step=step, contact=survivor, occurrence="2026",
+        email=survivor.email, due_at=timezone.now(),
+    )  # fmt: skip
+    sent = AutomationDelivery.objects.create(
+        automation=automation, step=step, contact=loser, occurrence="2026", email=loser.email,
+        due_at=timezone.now(), status=AutomationDelivery.Status.SENT, sent_at=timezone.now(),
+    )  # fmt: skip
+    last_year = AutomationDelivery.objects.create(
+        automation=automation, step=step, contact=loser, occurrence="2025", email=loser.email,
+        due_at=timezone.now(), status=AutomationDelivery.Status.SENT,
+    )  # fmt: skip
+
+    contacts_merge(actor=manager, survivor_id=survivor.pk, other_ids=[loser.pk], choices={})
+
+    kept = AutomationDelivery.objects.get(occurrence="2026")
+    assert kept.pk == sent.pk and kept.contact_id == survivor.pk  # never greeted twice
+    assert not AutomationDelivery.objects.filter(pk=pending.pk).exists()
+    last_year.refresh_from_db()
+    assert last_year.contact_id == survivor.pk
+
+
 def test_a_later_withdrawal_of_either_keeps_the_survivor_unemailable(manager, pair):
     survivor, loser = pair
     now = timezone.now()

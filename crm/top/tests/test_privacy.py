@@ -10,8 +10,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from campaigns import eligibility
-from campaigns.models import FormSubmission, SegmentMember, Send, Suppression, TrackingEvent
+from campaigns.models import (
+    AutomationDelivery,
+    FormSubmission,
+    SegmentMember,
+    Send,
+    Suppression,
+    TrackingEvent,
+)
 from campaigns.tests.factories import (
+    AutomationFactory,
     CampaignFactory,
     SegmentFactory,
     SendFactory,
@@ -129,6 +137,16 @@ def person(rep, support, admin_user):
         utm_source="boletin",
         utm_term="lucia fernandez",
     )
+    automation = AutomationFactory()
+    AutomationDelivery.objects.create(
+        automation=automation,
+        step=automation.steps.get(),
+        contact=contact,
+        occurrence="2026",
+        email=EMAIL,
+        due_at=timezone.now(),
+        status=AutomationDelivery.Status.SENT,
+    )
     run = ImportRun.objects.create(file="x.csv", file_name="x.csv", kind="csv")
     ImportedRecord.objects.create(
         run=run,
@@ -165,6 +183,7 @@ def test_the_export_holds_everything_and_is_json(person):
     assert data["satisfaction"]["level"] == "Insatisfecho"
     assert data["campaign_sends"][0]["campaign"] == "Ofertas de otoño"
     assert data["tracking_events"][0]["ip_address"] == "198.51.100.4"
+    assert data["automation_deliveries"][0]["email"] == EMAIL
     submission = data["form_submissions"][0]
     assert submission["values"]["phone"] == "55 1234 5678"
     assert (submission["ip_address"], submission["utm"]["utm_source"]) == ("203.0.113.9", "boletin")
@@ -198,6 +217,7 @@ def _all_text(contact_pk: int) -> str:
         list(Send.objects.values()),
         list(TrackingEvent.objects.values()),
         list(FormSubmission.objects.values()),
+        list(AutomationDelivery.objects.values()),
         list(ImportedRecord.objects.values()),
         list(AuditEvent.objects.exclude(action=AuditEvent.Action.CONSENT).values()),
     ]
