@@ -268,6 +268,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "opportunities.account_tiers_compute",
         "schedule": crontab(minute=30, hour=2),
     },
+    # MQLs not yet routed: each gets a rep and a call task, once per crossing (issue 9).
+    "leads-route": {"task": "opportunities.leads_route", "schedule": 60.0},
     # What services queued while the broker was down (crm.core.queue's outbox), sent when back.
     "queued-tasks-dispatch": {"task": "crm.queued_tasks_dispatch", "schedule": 60.0},
     # Webhook deliveries due for a retry, or whose task was lost (crm.core.webhooks).
@@ -453,6 +455,8 @@ CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", defau
 CAMPAIGN_STATS_MAX_AGE_SECONDS = env.int("CAMPAIGN_STATS_MAX_AGE_SECONDS", default=60)
 # The lead score (0..100) at which a subscriber or a lead becomes an MQL (contacts.scoring).
 LEAD_MQL_THRESHOLD = env.int("LEAD_MQL_THRESHOLD", default=60)
+# Working hours (Mon-Fri, 9-18 in the rep's time zone) a routed MQL's call task is due within.
+LEAD_RESPONSE_HOURS = env.int("LEAD_RESPONSE_HOURS", default=4)
 # DKIM signing when a key is configured (README, "Campañas"): the domain, the selector and the
 # PEM private key file; the public key is published at <selector>._domainkey.<domain>.
 CAMPAIGN_DKIM_DOMAIN = env("CAMPAIGN_DKIM_DOMAIN", default="")

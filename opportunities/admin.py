@@ -104,3 +104,34 @@ class ForecastAdjustmentAdmin(admin.ModelAdmin):
 class TierChangeAdmin(admin.ModelAdmin):
     list_display = ("account", "from_tier", "to_tier", "revenue", "at")
     list_select_related = ("account",)
+
+
+# Lead routing: read here; rules are changed on their page (validated and audited there), and
+# assignments only by the routing job and the reps' answers.
+from opportunities.models import LeadAssignment, RoutingRule  # noqa: E402
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(ReadOnlyAdmin):
+    list_display = ("order", "name", "kind", "rep", "team", "active", "last_assigned")
+    list_select_related = ("rep", "team", "last_assigned")
+    list_filter = ("kind", "active")
+
+
+@admin.register(LeadAssignment)
+class LeadAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("contact", "rep", "method", "status", "assigned_at", "responded_at")
+    list_select_related = ("contact", "rep")
+    list_filter = ("status", "method")
+    raw_id_fields = ("contact", "score_change", "rep", "rule", "task", "responded_by")

@@ -564,3 +564,200 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.from_tier} → {self.to_tier}"
+
+
+# --- Lead routing (issue 9): who gets an MQL, and what they answered -----------------------------
+
+
+class RoutingRule(TimeStampedModel):
+    """A rule of lead routing, tried in `order` after the built-in "the account's owner first".
+
+    Territory: the contact's state (`regions`, folded like crm.core.text.column_fold) and/or
+    country (`countries`) match; the lead goes to `rep`, or by turns to the reps of `team`.
+    Round robin: every lead, by turns to the active reps of `team`. `last_assigned` is the
+    turn: the next lead goes to the team's next rep after them (by id), read and moved under
+    the row's lock, so concurrent runs never hand out the same turn twice.
+    """
+
+    class Kind(models.TextChoices):
+        TERRITORY = "territorio", _("Territorio")
+        ROUND_ROBIN = "turnos", _("Turnos en un equipo")
+
+    order = models.PositiveSmallIntegerField(_("orden"), default=0)
+    name = models.CharField(_("nombre"), max_length=150)
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices)
+    regions = models.JSONField(_("estados o provincias"), default=list, blank=True)
+    countries = models.JSONField(_("países"), default=list, blank=True)
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("vendedor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("equipo"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routing_rules",
+    )
+    active = models.BooleanField(_("activa"), default=True)
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creada por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("regla de reparto")
+        verbose_name_plural = _("reglas de reparto")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="turnos", team__isnull=False, rep__isnull=True)
+                    | models.Q(kind="territorio", team__isnull=False, rep__isnull=True)
+                    | models.Q(kind="territorio", team__isnull=True, rep__isnull=False)
+                ),
+                name="routing_rule_target",
+                violation_error_message=_(
+                    "Una regla de territorio va a un vendedor o a un equipo; una de turnos, a un "
+                    "equipo."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RejectReason(models.TextChoices):
+    NO_INTEREST = "sin_interes", _("No tiene interés")
+    UNREACHABLE = "ilocalizable", _("No se le pudo localizar")
+    NOT_FIT = "no_encaja", _("No es nuestro perfil de cliente")
+    BAD_DATA = "datos", _("Datos falsos o incorrectos")
+    DUPLICATE = "duplicado", _("Duplicado de otro contacto")
+    COMPETITOR = "competencia", _("Es de la competencia o ya es cliente")
+    OTHER = "otro", _("Otro motivo")
+
+
+class LeadAssignment(TimeStampedModel):
+    """One MQL crossing routed to a rep, with its call task and the rep's answer.
+
+    `score_change` is the crossing (contacts.ScoreChange with became_mql): UNIQUE, so the
+    routing job gives each crossing one rep however often it runs; a contact that goes back to
+    lead and crosses again is a new crossing, routed again.
+    """
+
+    class Method(models.TextChoices):
+        ACCOUNT_OWNER = "cuenta", _("Responsable de la cuenta")
+        RULE = "regla", _("Regla de reparto")
+        CONTACT_OWNER = "responsable", _("Responsable del contacto")
+        MANAGER = "gerente", _("Gerente del equipo")
+
+    class Status(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente")
+        ACCEPTED = "aceptado", _("Aceptado (SQL)")
+        REJECTED = "rechazado", _("Rechazado")
+        SUPERSEDED = "sustituido", _("Sustituido por una nueva asignación")
+
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contacto"),
+        on_delete=models.CASCADE,
+        related_name="lead_assignments",
+    )
+    score_change = models.OneToOneField(
+        "contacts.ScoreChange",
+        verbose_name=_("paso a MQL"),
+        on_delete=models.CASCADE,
+        related_name="lead_assignment",
+    )
+    mql_at = models.DateTimeField(_("MQL desde"))
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("vendedor"),
+        on_delete=models.PROTECT,
+        related_name="lead_assignments",
+    )
+    method = models.CharField(_("asignado por"), max_length=12, choices=Method.choices)
+    rule = models.ForeignKey(
+        RoutingRule,
+        verbose_name=_("regla"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assignments",
+    )
+    task = models.ForeignKey(
+        Activity,
+        verbose_name=_("tarea de llamada"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(_("asignado el"))
+    due_at = models.DateTimeField(_("responder antes de"))
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reject_reason = models.CharField(
+        _("motivo del rechazo"), max_length=12, choices=RejectReason.choices, blank=True
+    )
+    reject_note = models.CharField(_("nota del rechazo"), max_length=500, blank=True)
+    responded_at = models.DateTimeField(_("respondido el"), null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("respondido por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("lead asignado")
+        verbose_name_plural = _("leads asignados")
+        ordering = ["-assigned_at", "-id"]
+        indexes = [
+            models.Index(fields=["rep", "status", "-assigned_at"], name="lead_rep_status_idx"),
+            models.Index(fields=["status", "-assigned_at"], name="lead_status_idx"),
+            models.Index(fields=["assigned_at"], name="lead_assigned_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status__in=["pendiente", "sustituido"], responded_at__isnull=True)
+                    | models.Q(status__in=["aceptado", "rechazado"], responded_at__isnull=False)
+                ),
+                name="lead_response_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="rechazado") | ~models.Q(reject_reason=""),
+                name="lead_rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} → {self.rep_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return pk_url("opportunities:lead-detail", self.pk)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING

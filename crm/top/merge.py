@@ -50,7 +50,7 @@ from crm.core.audit import audit
 from crm.core.forms_utils import ListPage
 from crm.core.models import AuditEvent, User
 from crm.core.permissions import editable_by_owner_q
-from opportunities.models import Activity, Opportunity, TierChange
+from opportunities.models import Activity, LeadAssignment, Opportunity, TierChange
 from support.models import Survey, Ticket
 from support.services.surveys import contact_satisfaction_refresh
 
@@ -467,6 +467,13 @@ CONTACT_RELATIONS: dict[str, Relation] = {
     "contacts.ConsentLatest.contact": Relation(_recompute_consent_latest),
     "opportunities.Opportunity.contact": Relation(
         _move(Opportunity, "contact"), gettext_lazy("Oportunidades"), Opportunity, "contact"
+    ),
+    # Each MQL crossing's routing, with the score history it answers (moved below).
+    "opportunities.LeadAssignment.contact": Relation(
+        _move(LeadAssignment, "contact"),
+        gettext_lazy("Leads asignados"),
+        LeadAssignment,
+        "contact",
     ),
     "opportunities.Activity.contact": Relation(
         _move(Activity, "contact"), gettext_lazy("Actividades"), Activity, "contact"

@@ -45,7 +45,7 @@ from contacts.services import consent_record
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, User
 from crm.core.text import digits, search_text
-from opportunities.models import Activity, Opportunity, Quote
+from opportunities.models import Activity, LeadAssignment, Opportunity, Quote
 from support.models import Comment, ContactSatisfaction, Survey, Ticket
 
 # Every relation to Contact (`Contact._meta.get_fields(include_hidden=True)`, as
@@ -56,6 +56,7 @@ RELATIONS: dict[str, str] = {
     "contacts.ConsentLatest.contact": "consent_current",
     "opportunities.Opportunity.contact": "opportunities",
     "opportunities.Activity.contact": "activities",
+    "opportunities.LeadAssignment.contact": "lead_assignments",
     "campaigns.Segment.members": "segments",
     "campaigns.SegmentMember.contact": "segments",
     "campaigns.Send.contact": "campaign_sends",
@@ -350,6 +351,21 @@ def _automation_deliveries(contact: Contact) -> list[dict]:
     ]
 
 
+def _lead_assignments(contact: Contact) -> list[dict]:
+    rows = LeadAssignment.objects.filter(contact=contact).select_related("rep")
+    return [
+        {
+            "rep": str(a.rep),
+            "assigned_at": a.assigned_at,
+            "status": a.get_status_display(),
+            "reject_reason": a.get_reject_reason_display() if a.reject_reason else "",
+            "reject_note": a.reject_note,
+            "responded_at": a.responded_at,
+        }
+        for a in rows.order_by("assigned_at", "id")
+    ]
+
+
 def _score_changes(contact: Contact) -> list[dict]:
     rows = ScoreChange.objects.filter(contact=contact).order_by("at", "id")
     return [
@@ -438,6 +454,7 @@ SECTIONS = {
     "consents": _consents,
     "consent_current": _consent_current,
     "activities": _activities,
+    "lead_assignments": _lead_assignments,
     "opportunities": _opportunities,
     "tickets": _tickets,
     "surveys": _surveys,
@@ -844,6 +861,11 @@ def person_erase(*, actor: User, contact: Contact, reason: str) -> Erasure:
     counts["suppressions"] = _suppress_addresses(emails, actor=actor)
     counts["consent_withdrawals"] = _withdraw_consents(contact, actor=actor)
     counts["activities"] = _erase_activities(contact, scrub, account_scrub)
+    counts["lead_assignments"] = _update_texts(
+        LeadAssignment.objects.filter(contact=contact),
+        ("reject_note",),
+        lambda row, name, value: scrub(value),
+    )
     counts["opportunities"] = _erase_opportunities(contact, scrub, emails)
     counts["tickets"] = _erase_tickets(contact, scrub)
     counts["surveys"] = _erase_surveys(contact)

@@ -60,3 +60,63 @@ class ActivityFactory(DjangoModelFactory):
     account = factory.SubFactory(AccountFactory, owner=factory.SelfAttribute("..owner"))
     planned_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     duration_minutes = 60
+
+
+# --- Lead routing ------------------------------------------------------------------------------
+
+from contacts.models import Lifecycle, ScoreChange  # noqa: E402
+from contacts.tests.factories import ContactFactory  # noqa: E402
+from opportunities.models import LeadAssignment, RoutingRule  # noqa: E402
+
+
+class RoutingRuleFactory(DjangoModelFactory):
+    """A territory rule (Jalisco, Mexico) for a new rep; `team=…, rep=None` for turns."""
+
+    class Meta:
+        model = RoutingRule
+
+    order = factory.Sequence(lambda n: (n + 1) * 10)
+    name = factory.Sequence(lambda n: f"Regla {n}")
+    kind = RoutingRule.Kind.TERRITORY
+    regions = factory.LazyFunction(lambda: ["jalisco"])
+    countries = factory.LazyFunction(lambda: ["MX"])
+    rep = factory.SubFactory(UserFactory)
+    team = None
+
+
+class MqlChangeFactory(DjangoModelFactory):
+    """A crossing of the MQL threshold (the contact's lifecycle is not touched: see
+    `mql_contact`)."""
+
+    class Meta:
+        model = ScoreChange
+
+    contact = factory.SubFactory(ContactFactory)
+    at = factory.LazyFunction(timezone.now)
+    old_score = 50
+    new_score = 70
+    reason = ScoreChange.Reason.EVENT
+    became_mql = True
+
+
+def mql_contact(**kwargs):
+    """A contact at MQL with its crossing, as the scoring leaves one: (contact, change)."""
+    contact = ContactFactory(lifecycle=Lifecycle.MQL, lead_score=70, **kwargs)
+    return contact, MqlChangeFactory(contact=contact)
+
+
+class LeadAssignmentFactory(DjangoModelFactory):
+    """A pending assignment of a new MQL to a new rep (no task), routed now."""
+
+    class Meta:
+        model = LeadAssignment
+
+    rep = factory.SubFactory(UserFactory)
+    contact = factory.SubFactory(
+        ContactFactory, owner=factory.SelfAttribute("..rep"), lifecycle=Lifecycle.MQL
+    )
+    score_change = factory.SubFactory(MqlChangeFactory, contact=factory.SelfAttribute("..contact"))
+    mql_at = factory.SelfAttribute("score_change.at")
+    method = LeadAssignment.Method.RULE
+    assigned_at = factory.LazyFunction(timezone.now)
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=4))

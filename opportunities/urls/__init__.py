@@ -1,5 +1,10 @@
-from opportunities.urls import activities, forecast, pipeline
+from opportunities.urls import activities, forecast, leads, pipeline
 
 app_name = "opportunities"
 
-urlpatterns = [*activities.urlpatterns, *pipeline.urlpatterns, *forecast.urlpatterns]
+urlpatterns = [
+    *activities.urlpatterns,
+    *pipeline.urlpatterns,
+    *forecast.urlpatterns,
+    *leads.urlpatterns,
+]

@@ -65,7 +65,14 @@ from crm.top.tests import fuzzing
 from crm.top.tests.fuzzing import BAD_VALUES
 from opportunities.models import LineItem, Quote, TierChange
 from opportunities.services.activities import calendar_feed_get_or_create
-from opportunities.tests.factories import ActivityFactory, OpportunityFactory, ProductFactory
+from opportunities.tests.factories import (
+    ActivityFactory,
+    LeadAssignmentFactory,
+    MqlChangeFactory,
+    OpportunityFactory,
+    ProductFactory,
+    RoutingRuleFactory,
+)
 from support.models import CannedResponse, Survey, SurveyRound
 from support.services.comments import attachments_add
 from support.services.surveys import survey_token
@@ -230,6 +237,10 @@ def world(settings, tmp_path, rep, support, marketing):
         email=contact.email,
         due_at=timezone.now(),
     )
+    routing_rule = RoutingRuleFactory(rep=rep)
+    lead = LeadAssignmentFactory(
+        rep=rep, contact=contact, score_change=MqlChangeFactory(contact=contact), task=activity
+    )
     event = WebhookEvent.objects.create(type="contact.created", payload={"contact_id": 1})
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event)
     rows = defaultdict(list)
@@ -260,6 +271,8 @@ def world(settings, tmp_path, rep, support, marketing):
         signup_form,
         submission,
         score_rule,
+        routing_rule,
+        lead,
         automation,
         automation_delivery,
         import_run,
