@@ -136,6 +136,7 @@ def measure_nightly() -> Row:
             raise _Rollback
     except _Rollback:
         pass
+    _vacuum()  # the rolled-back updates left a dead row per changed contact
     problems = [] if seconds <= NIGHTLY_TARGET_S else ["tiempo"]
     return Row(
         page=f"{label} ({changed:,} cambian)",
@@ -147,6 +148,12 @@ def measure_nightly() -> Row:
         passed=not problems,
         problems=problems,
     )
+
+
+def _vacuum() -> None:
+    from bench.imports import _vacuum as vacuum_written_tables
+
+    vacuum_written_tables()
 
 
 def measure(owner: User) -> list[Row]:
