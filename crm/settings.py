@@ -453,6 +453,17 @@ CAMPAIGN_CLAIM_TIMEOUT_SECONDS = env.int("CAMPAIGN_CLAIM_TIMEOUT_SECONDS", defau
 # The results pages read stored figures (campaigns.CampaignStat); older than this, a campaign
 # that can still change gets a refresh queued while the page shows them with their age.
 CAMPAIGN_STATS_MAX_AGE_SECONDS = env.int("CAMPAIGN_STATS_MAX_AGE_SECONDS", default=60)
+# Public sign-up forms (campaigns.views.signup): the largest body taken, and the posts counted
+# per address and form, and per form, in their windows (seconds); a page's token lasts a day, a
+# pasted snippet's a year, a confirmation link thirty days.
+SIGNUP_MAX_BODY_BYTES = env.int("SIGNUP_MAX_BODY_BYTES", default=16 * 1024)
+SIGNUP_RATE_PER_IP = env.int("SIGNUP_RATE_PER_IP", default=10)
+SIGNUP_RATE_PER_IP_WINDOW = env.int("SIGNUP_RATE_PER_IP_WINDOW", default=10 * 60)
+SIGNUP_RATE_PER_FORM = env.int("SIGNUP_RATE_PER_FORM", default=200)
+SIGNUP_RATE_PER_FORM_WINDOW = env.int("SIGNUP_RATE_PER_FORM_WINDOW", default=60 * 60)
+SIGNUP_PAGE_TOKEN_MAX_AGE = env.int("SIGNUP_PAGE_TOKEN_MAX_AGE", default=24 * 3600)
+SIGNUP_EMBED_TOKEN_MAX_AGE = env.int("SIGNUP_EMBED_TOKEN_MAX_AGE", default=365 * 24 * 3600)
+SIGNUP_CONFIRM_MAX_AGE = env.int("SIGNUP_CONFIRM_MAX_AGE", default=30 * 24 * 3600)
 # The lead score (0..100) at which a subscriber or a lead becomes an MQL (contacts.scoring).
 LEAD_MQL_THRESHOLD = env.int("LEAD_MQL_THRESHOLD", default=60)
 # Working hours (Mon-Fri, 9-18 in the rep's time zone) a routed MQL's call task is due within.

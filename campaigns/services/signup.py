@@ -68,15 +68,15 @@ TASK = "campaigns.signup_confirmation_send"
 
 
 def page_token_max_age() -> int:
-    return getattr(settings, "SIGNUP_PAGE_TOKEN_MAX_AGE", 24 * 3600)
+    return settings.SIGNUP_PAGE_TOKEN_MAX_AGE
 
 
 def embed_token_max_age() -> int:
-    return getattr(settings, "SIGNUP_EMBED_TOKEN_MAX_AGE", 365 * 24 * 3600)
+    return settings.SIGNUP_EMBED_TOKEN_MAX_AGE
 
 
 def confirm_token_max_age() -> int:
-    return getattr(settings, "SIGNUP_CONFIRM_MAX_AGE", 30 * 24 * 3600)
+    return settings.SIGNUP_CONFIRM_MAX_AGE
 
 
 # --- Marketing's forms --------------------------------------------------------------------------

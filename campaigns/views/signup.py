@@ -49,11 +49,11 @@ T = "campaigns/signup/"
 def _limits() -> dict:
     """The abuse limits (settings may lower or raise them)."""
     return {
-        "max_body": getattr(settings, "SIGNUP_MAX_BODY_BYTES", 16 * 1024),
-        "per_ip": getattr(settings, "SIGNUP_RATE_PER_IP", 10),
-        "per_ip_window": getattr(settings, "SIGNUP_RATE_PER_IP_WINDOW", 10 * 60),
-        "per_form": getattr(settings, "SIGNUP_RATE_PER_FORM", 200),
-        "per_form_window": getattr(settings, "SIGNUP_RATE_PER_FORM_WINDOW", 60 * 60),
+        "max_body": settings.SIGNUP_MAX_BODY_BYTES,
+        "per_ip": settings.SIGNUP_RATE_PER_IP,
+        "per_ip_window": settings.SIGNUP_RATE_PER_IP_WINDOW,
+        "per_form": settings.SIGNUP_RATE_PER_FORM,
+        "per_form_window": settings.SIGNUP_RATE_PER_FORM_WINDOW,
     }
 
 
