@@ -1,6 +1,6 @@
 """Leads (issue 9) against their targets: a public sign-up form submission (p95 ≤ 80 ms, posted
-as a visitor's browser does, with its signed token) and the nightly lead scoring of every
-contact (≤ 60 s at 100,000 contacts).
+as a visitor's browser does, with its signed token), the nightly lead scoring of every contact
+(≤ 60 s at 100,000 contacts) and the daily birthday run (≤ 5 s to materialise at 100,000).
 
 Both write (contacts, submissions, scores), so each runs inside a transaction that is rolled
 back: the bench database keeps its data, and the work measured is the same (the nightly job's
@@ -13,21 +13,27 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from bench.measure import RUNS, WARMUPS, Row
 from campaigns import scoring
 from campaigns.forms.signup import CONSENT, TOKEN
-from campaigns.models import SignupForm
-from campaigns.services import signup
+from campaigns.models import Automation, AutomationStep, SignupForm
+from campaigns.services import automations, signup
+from campaigns.services import automations_run as run
 from contacts.models import Contact, ScoreRule
 from crm.core.models import Role, User
 
 SUBMIT_TARGET_P95_MS = 80.0
 NIGHTLY_TARGET_S = 60.0
+BIRTHDAYS_TARGET_S = 5.0
 
 RULES = [
     {"name": "Construcción", "kind": "perfil", "field": "industria", "values": ["construccion"]},
@@ -150,6 +156,63 @@ def measure_nightly() -> Row:
     )
 
 
+def _friday(now: datetime) -> datetime:
+    """The coming Friday at 01:00 in the company's zone: the heaviest day of the birthday
+    run (its own birthdays in every zone, and the owners' reminders for three days)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    day = timezone.localdate(now, zone)
+    day += timedelta(days=(4 - day.weekday()) % 7)
+    while not automations.is_working_day(day):
+        day += timedelta(days=7)
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(hours=1)
+
+
+def measure_birthdays() -> Row:
+    contacts = Contact.objects.count()
+    label = f"cumpleaños del día sobre {contacts:,} contactos"
+    marketing = _marketing()
+    if marketing is None:
+        return Row(page=label, url=None, target="-", problems=["sin usuario de marketing"])
+    rows = reminded = 0
+    seconds = 0.0
+    now = _friday(timezone.now())
+    try:
+        with transaction.atomic():
+            automation = Automation.objects.create(
+                name="Bench: cumpleaños",
+                kind=Automation.Kind.BIRTHDAY,
+                send_hour=9,
+                remind_owner=True,
+                created_by=marketing,
+            )
+            AutomationStep.objects.create(
+                automation=automation,
+                order=1,
+                subject="¡Feliz cumpleaños, {{ nombre }}!",
+                html_body="<p>Te deseamos un gran día.</p>",
+                text_body="Te deseamos un gran día.",
+            )
+            started = time.perf_counter()
+            run.automation_materialise_one(automation=automation, now=now)
+            seconds = time.perf_counter() - started
+            rows = automation.deliveries.filter(step__isnull=False).count()
+            reminded = automation.deliveries.filter(status="aviso").count()
+            raise _Rollback
+    except _Rollback:
+        pass
+    problems = [] if seconds <= BIRTHDAYS_TARGET_S else ["tiempo"]
+    return Row(
+        page=f"{label} ({rows:,} correos, {reminded:,} avisos, viernes)",
+        url="campaigns.services.automations_run.automation_materialise_one()",
+        target=f"≤{BIRTHDAYS_TARGET_S:g} s",
+        status="200",
+        median_ms=round(seconds * 1000, 1),
+        p95_ms=round(seconds * 1000, 1),
+        passed=not problems,
+        problems=problems,
+    )
+
+
 def _vacuum() -> None:
     from bench.imports import _vacuum as vacuum_written_tables
 
@@ -157,7 +220,7 @@ def _vacuum() -> None:
 
 
 def measure(owner: User) -> list[Row]:
-    return [measure_submit(owner), measure_nightly()]
+    return [measure_submit(owner), measure_nightly(), measure_birthdays()]
 
 
 if __name__ == "__main__":

@@ -656,8 +656,9 @@ class Automation(TimeStampedModel):
     """A triggered message built on the campaigns engine, sent at most once per contact, step
     and occurrence (AutomationDelivery's UNIQUE key): campaigns.services.automations.
 
-    Contacts keep no time zone of their own: dates and the local hour are the company's
-    (settings.TIME_ZONE).
+    Birthdays and holidays go out on the contact's day at `send_hour` in the contact's zone, and
+    the quiet hours are the contact's (crm.core.zones: their own zone, else their country's,
+    else the company's).
     """
 
     class Kind(models.TextChoices):
@@ -691,6 +692,16 @@ class Automation(TimeStampedModel):
     paused_at = models.DateTimeField(_("pausada desde"), null=True, blank=True)
     # Birthdays and holidays go out on the day at this local hour (the company's time zone).
     send_hour = models.PositiveSmallIntegerField(_("hora de envío"), default=9)
+    # Birthdays: the contact's owner also gets a call in their agenda on the working day
+    # before (a Monday birthday on the Friday), whatever the contact's email consent.
+    remind_owner = models.BooleanField(
+        _("avisar al responsable el día hábil anterior"),
+        default=False,
+        help_text=_(
+            "Crea una llamada en la agenda del responsable del contacto para que le felicite "
+            "en persona, aunque el contacto no reciba correos."
+        ),
+    )
     holiday_country = models.CharField(
         _("calendario de festivos"), max_length=2, choices=Country.choices, blank=True
     )
@@ -791,8 +802,9 @@ class AutomationDelivery(ChoiceLabelsMixin, models.Model):
     `occurrence` names the trigger: the year of a birthday ("2026"), the date of a holiday
     ("2026-12-25"), the subscription date of a welcome series, the start of the inactivity
     window of a re-engagement. Materialising the same occurrence twice inserts nothing
-    (UNIQUE, ON CONFLICT DO NOTHING). A row without a step is the re-engagement's last word:
-    the contact stayed silent and their address went on the suppression list.
+    (UNIQUE, ON CONFLICT DO NOTHING). A row without a step is no email: the re-engagement's
+    last word (the contact stayed silent and their address went on the suppression list), or
+    a birthday's reminder to the contact's owner (a call in their agenda, or why not).
 
     pending → sending (claimed) → sent | failed | skipped (with its reason) | pending again
     (a temporary failure, later `due_at`); sending whose worker died → doubt (never resent).
@@ -806,6 +818,7 @@ class AutomationDelivery(ChoiceLabelsMixin, models.Model):
         FAILED = "fallido", _("Fallido")
         DOUBT = "en_duda", _("En duda")
         SUPPRESSED = "suprimido", _("Pasado a supresión")
+        REMINDED = "aviso", _("Aviso al responsable")
 
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="deliveries")
     step = models.ForeignKey(
@@ -857,6 +870,7 @@ class AutomationDelivery(ChoiceLabelsMixin, models.Model):
                         "fallido",
                         "en_duda",
                         "suprimido",
+                        "aviso",
                     ]
                 ),
                 name="automation_delivery_status_valid",

@@ -22,6 +22,7 @@ from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
 from crm.core.text import format_phone
 from crm.core.widgets import RecordPicker
+from crm.core.zones import ZONE_CHOICES
 
 SORT_CHOICES = [
     ("name", _("Apellidos (A-Z)")),
@@ -54,6 +55,7 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
             "lifecycle",
             "lead_source",
             "birthday",
+            "time_zone",
             "street",
             "city",
             "region",
@@ -84,6 +86,10 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
             for name in self.PHONE_FIELDS:
                 self.initial[name] = format_phone(getattr(self.instance, name))
         self.fields["owner"].help_text = _("Si lo dejas vacío, el contacto es tuyo.")
+        self.fields["time_zone"].choices = [
+            ("", _("Automática: la de su país, o la de la empresa")),
+            *ZONE_CHOICES,
+        ]
         self.fields["account"].queryset = Account.objects.filter(archived_at__isnull=True)
         self.fields["account"].widget = RecordPicker(
             search_url=reverse_lazy("accounts:account-picker"), label_for=_account_label
@@ -106,7 +112,10 @@ class ContactForm(VersionedFormMixin, forms.ModelForm):
                     Column("mobile", css_class="col-md-4"),
                     Column("phone", css_class="col-md-4"),
                 ),
-                Row(Column("birthday", css_class="col-md-4")),
+                Row(
+                    Column("birthday", css_class="col-md-4"),
+                    Column("time_zone", css_class="col-md-8"),
+                ),
             ),
             Fieldset(
                 _("Lead"),

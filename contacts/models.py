@@ -12,6 +12,7 @@ from accounts.models import Account
 from crm.core.formats import pk_url
 from crm.core.models import AddressModel, TimeStampedModel
 from crm.core.text import digits, format_phone, normalize_phone, search_text
+from crm.core.zones import ZONE_CHOICES, effective_zone_name, zone_label
 
 
 class Lifecycle(models.TextChoices):
@@ -68,6 +69,14 @@ class Contact(TimeStampedModel, AddressModel):
     )
     lead_score = models.PositiveSmallIntegerField(_("puntuación"), default=0)
     birthday = models.DateField(_("cumpleaños"), null=True, blank=True)
+    # Blank: their country's zone when it has one, else the company's (crm.core.zones).
+    time_zone = models.CharField(
+        _("zona horaria"),
+        max_length=40,
+        blank=True,
+        choices=ZONE_CHOICES,
+        help_text=_("Vacía: la de su país si tiene una sola; si no, la de la empresa."),
+    )
     notes = models.TextField(_("notas"), blank=True)
     archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
     # Kept by the service that logs an activity (opportunities.services.activities).
@@ -147,6 +156,15 @@ class Contact(TimeStampedModel, AddressModel):
 
     def __str__(self) -> str:
         return self.full_name
+
+    @property
+    def zone_name(self) -> str:
+        """The zone the person lives in: their own, else their country's, else the company's."""
+        return effective_zone_name(self.time_zone, self.country)
+
+    @property
+    def zone_label(self) -> str:
+        return zone_label(self.zone_name)
 
     def get_absolute_url(self) -> str:
         return pk_url("contacts:contact-detail", self.pk)

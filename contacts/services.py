@@ -24,6 +24,7 @@ CONTACT_FIELDS = (
     "lead_source",
     "lead_score",
     "birthday",
+    "time_zone",
     "street",
     "city",
     "region",

@@ -27,7 +27,7 @@ class AutomationForm(forms.ModelForm):
         choices=HOUR_CHOICES,
         coerce=int,
         initial=9,
-        help_text=_("Cumpleaños y festivos: hora local de la empresa."),
+        help_text=_("Cumpleaños y festivos: hora local de cada contacto (su zona horaria)."),
     )
 
     class Meta:
@@ -41,6 +41,7 @@ class AutomationForm(forms.ModelForm):
             "holiday_names",
             "inactive_days",
             "suppress_after_days",
+            "remind_owner",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -71,6 +72,8 @@ class AutomationForm(forms.ModelForm):
             self.instance.holiday_country, self.instance.holiday_names = "", []
         if kind != Automation.Kind.REENGAGEMENT:
             data["inactive_days"] = data["suppress_after_days"] = None
+        if kind != Automation.Kind.BIRTHDAY:
+            data["remind_owner"] = False
         return data
 
     def service_data(self) -> dict:

@@ -9,7 +9,8 @@ Row = AutomationDelivery.Status
 
 # The detail page's tabs: name -> the statuses listed.
 VIEWS = {
-    "enviados": (Row.SENT,),
+    # A birthday's reminder to the owner is what the automation did for that contact.
+    "enviados": (Row.SENT, Row.REMINDED),
     "pendientes": (Row.PENDING, Row.SENDING),
     "omitidos": (Row.SKIPPED, Row.FAILED, Row.DOUBT, Row.SUPPRESSED),
 }
@@ -20,7 +21,7 @@ def automation_list() -> QuerySet[Automation]:
     return (
         Automation.objects.select_related("topic")
         .annotate(
-            sent_count=Count("deliveries", filter=Q(deliveries__status=Row.SENT)),
+            sent_count=Count("deliveries", filter=Q(deliveries__status__in=VIEWS["enviados"])),
             pending_count=Count(
                 "deliveries", filter=Q(deliveries__status__in=(Row.PENDING, Row.SENDING))
             ),

@@ -7,7 +7,7 @@ Running them (materialising the deliveries, sending) is campaigns.services.autom
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -36,6 +36,7 @@ AUTOMATION_FIELDS = (
     "holiday_names",
     "inactive_days",
     "suppress_after_days",
+    "remind_owner",
 )
 STEP_FIELDS = ("order", "delay_days", "delay_hours", "subject", "preheader", "html_body")
 MAX_STEPS = 3
@@ -45,7 +46,8 @@ MAX_STEPS = 3
 
 
 def company_zone() -> ZoneInfo:
-    """Contacts keep no time zone: every automation uses the company's (settings.TIME_ZONE)."""
+    """The company's zone (settings.TIME_ZONE): its working days, and the zone of a contact
+    with no zone of their own or of their country (crm.core.zones)."""
     return ZoneInfo(settings.TIME_ZONE)
 
 
@@ -65,12 +67,35 @@ def is_quiet_hour(hour: int) -> bool:
     return start <= hour or hour < end if start > end else start <= hour < end
 
 
-def is_quiet(moment: datetime) -> bool:
-    return is_quiet_hour(timezone.localtime(moment, company_zone()).hour)
+def is_quiet(moment: datetime, zone: ZoneInfo | None = None) -> bool:
+    """Whether `moment` falls in the quiet hours of `zone` (the recipient's; the company's
+    when None)."""
+    return is_quiet_hour(timezone.localtime(moment, zone or company_zone()).hour)
 
 
-def local_moment(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour=hour), tzinfo=company_zone())
+def local_moment(day: date, hour: int, zone: ZoneInfo | None = None) -> datetime:
+    return datetime.combine(day, time(hour=hour), tzinfo=zone or company_zone())
+
+
+def company_holidays(years) -> holidays.HolidayBase | dict:
+    """The public holidays of the company's country (settings.COMPANY["country"]); none for a
+    country the calendar library does not know."""
+    try:
+        return holidays.country_holidays(settings.COMPANY.get("country") or "MX", years=years)
+    except NotImplementedError:
+        return {}
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday, not a public holiday of the company's country."""
+    return day.weekday() < 5 and day not in company_holidays([day.year])
+
+
+def next_working_day(day: date) -> date:
+    following = day + timedelta(days=1)
+    while not is_working_day(following):
+        following += timedelta(days=1)
+    return following
 
 
 # --- Holidays --------------------------------------------------------------------------------
@@ -152,6 +177,8 @@ def _validate(automation: Automation, steps: Sequence[dict]) -> None:
     else:
         automation.inactive_days = None
         automation.suppress_after_days = None
+    if automation.kind != Kind.BIRTHDAY:
+        automation.remind_owner = False
     if automation.kind in (Kind.BIRTHDAY, Kind.HOLIDAY) and is_quiet_hour(automation.send_hour):
         start, end = quiet_hours()
         errors.setdefault("send_hour", []).append(

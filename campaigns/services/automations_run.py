@@ -10,6 +10,9 @@ send them through the campaigns engine (content, mail headers, eligibility at cl
 - A worker that dies with rows claimed leaves them `enviando`; the next run marks those older
   than the claim timeout `en_duda` (maybe delivered: never resent by themselves).
 
+The quiet hours and a birthday's or holiday's day are the recipient's (crm.core.zones). A
+birthday automation may also put a call in the owner's agenda on the working day before.
+
 Messages carry no open pixel and no rewritten links (tracking is per campaign ledger row); the
 unsubscribe link and the RFC 8058 headers point at the automation's own one-click endpoint.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import calendar
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -27,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from campaigns import content, links, mail
@@ -42,8 +46,13 @@ from campaigns.models import (
 from campaigns.services import automations as defs
 from campaigns.services.batches import _classify, retry_delay
 from contacts.models import Consent, Contact
+from crm.core import zones
 from crm.core.audit import audit
 from crm.core.models import AuditEvent
+from opportunities.models import Activity, ActivityKind
+from opportunities.permissions import can_sell
+from opportunities.selectors.activities import user_zone
+from opportunities.services.activities import activities_plan_many
 
 logger = logging.getLogger(__name__)
 
@@ -124,36 +133,157 @@ def _insert_select(
     return inserted
 
 
+def _on_days(days) -> Q:
+    """Contacts whose birthday falls on one of `days` (a Feb 29 birthday on Feb 28 of a common
+    year): month and day compared in SQL."""
+    q = Q()
+    for day in days:
+        q |= Q(birthday__month=day.month, birthday__day=day.day)
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            q |= Q(birthday__month=2, birthday__day=29)
+    return q
+
+
+def _by_zone(contacts):
+    """[(zone name, ZoneInfo)] of the effective zones of `contacts` (one DISTINCT query)."""
+    return [(name, zones.zone(name)) for name in sorted(zones.zones_in_use(contacts))]
+
+
 def _birthday(automation: Automation, steps, now: datetime) -> int:
-    """Today's birthdays (Feb 29 ones on Feb 28 of a common year): one query, month and day
-    compared in SQL; occurrence: the year."""
-    today = timezone.localdate(now, defs.company_zone())
-    on_day = Q(birthday__month=today.month, birthday__day=today.day)
-    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
-        on_day |= Q(birthday__month=2, birthday__day=29)
-    contacts = (
-        Contact.objects.filter(birthday__isnull=False)
-        .filter(on_day)
-        .filter(eligible_q(automation.topic_id))
-        .values_list("pk", "email")
+    """Today's birthdays in each contact's own zone, at the send hour of that zone: one
+    INSERT … SELECT per zone in use and step; occurrence: the year."""
+    people = Contact.objects.filter(birthday__isnull=False, archived_at__isnull=True)
+    inserted = 0
+    for name, zone in _by_zone(people):
+        today = timezone.localdate(now, zone)
+        contacts = (
+            Contact.objects.filter(birthday__isnull=False)
+            .filter(_on_days([today]), zones.zone_q(name))
+            .filter(eligible_q(automation.topic_id))
+        )
+        at = defs.local_moment(today, automation.send_hour, zone)
+        inserted += _insert_select(automation, steps, contacts, str(today.year), at, now)
+    return inserted
+
+
+def _birthday_reminders(automation: Automation, now: datetime) -> int:
+    """On a working day of the company, a call in the owner's agenda for each birthday up to
+    the next working day (Friday: Saturday's, Sunday's and Monday's). Not an email: it needs
+    no consent. Once per contact and birthday (the ledger's row without a step, occurrence
+    the year); an owner who no longer sells leaves a skipped row with the reason."""
+    company = defs.company_zone()
+    today = timezone.localdate(now, company)
+    if not defs.is_working_day(today):
+        return 0
+    last = defs.next_working_day(today)
+    days = [today + timedelta(days=n) for n in range(1, (last - today).days + 1)]
+    # Two runs at once: the second waits here and then finds the first one's rows.
+    Automation.objects.select_for_update().filter(pk=automation.pk).first()
+    found = list(
+        Contact.objects.filter(
+            _on_days(days),
+            birthday__isnull=False,
+            archived_at__isnull=True,
+            merged_into__isnull=True,
+            erased_at__isnull=True,
+        )
+        .select_related("owner")
+        .only(
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "birthday",
+            "account_id",
+            "owner__id",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__username",
+            "owner__is_active",
+            "owner__role",
+            "owner__time_zone",
+        )
     )
-    at = defs.local_moment(today, automation.send_hour)
-    return _insert_select(automation, steps, contacts, str(today.year), at, now)
+    if not found:
+        return 0
+    wanted = {}
+    for contact in found:
+        day = next(d for d in days if _birthday_in(contact.birthday, d.year) == d)
+        wanted[contact.pk] = (contact, day)
+    done = set(
+        AutomationDelivery.objects.filter(
+            automation=automation, step__isnull=True, contact_id__in=list(wanted)
+        ).values_list("contact_id", "occurrence")
+    )
+    ledger, calls = [], []
+    with translation.override(settings.LANGUAGE_CODE):
+        for contact, day in wanted.values():
+            occurrence = str(day.year)
+            if (contact.pk, occurrence) in done:
+                continue
+            owner = contact.owner
+            row = AutomationDelivery(
+                automation=automation,
+                step=None,
+                contact=contact,
+                occurrence=occurrence,
+                email=contact.email,
+                due_at=now,
+                sent_at=now,
+                created_at=now,
+            )
+            if not (owner.is_active and can_sell(owner)):
+                row.status = Row.SKIPPED
+                row.reason = _("%(rep)s ya no vende: nadie recibe el aviso del cumpleaños.") % {
+                    "rep": owner
+                }
+                ledger.append(row)
+                continue
+            zone = user_zone(owner)
+            planned = max(datetime.combine(today, time(9), tzinfo=zone), now)
+            when = date_format(day, "l j \\d\\e F")
+            row.status = Row.REMINDED
+            row.reason = _("Llamada en la agenda de %(rep)s: cumple el %(day)s.") % {
+                "rep": owner,
+                "day": when,
+            }
+            ledger.append(row)
+            calls.append(
+                Activity(
+                    kind=ActivityKind.CALL,
+                    status=Activity.Status.PLANNED,
+                    owner=owner,
+                    contact=contact,
+                    account_id=contact.account_id,
+                    subject=(
+                        _("Felicitar a %(name)s por su cumpleaños (%(day)s)")
+                        % {"name": contact.full_name, "day": when}
+                    )[:200],
+                    planned_at=planned,
+                    duration_minutes=10,
+                    notes=_("Aviso de la automatización «%(name)s».") % {"name": automation.name},
+                )
+            )
+    AutomationDelivery.objects.bulk_create(ledger, batch_size=INSERT_BATCH)
+    activities_plan_many(calls)
+    return len(calls)
 
 
 def _holiday(automation: Automation, steps, now: datetime) -> int:
-    """On a chosen holiday of the automation's calendar: every eligible contact; occurrence:
-    the date."""
-    today = timezone.localdate(now, defs.company_zone())
+    """On a chosen holiday of the automation's calendar, in each contact's own zone: every
+    eligible contact of that zone, at its send hour; occurrence: the date."""
     if not automation.holiday_country:
         return 0
-    if not defs.holiday_names_on(automation.holiday_country, today) & set(
-        automation.holiday_names or []
-    ):
-        return 0
-    contacts = Contact.objects.filter(eligible_q(automation.topic_id)).values_list("pk", "email")
-    at = defs.local_moment(today, automation.send_hour)
-    return _insert_select(automation, steps, contacts, today.isoformat(), at, now)
+    chosen = set(automation.holiday_names or [])
+    inserted = 0
+    for name, zone in _by_zone(Contact.objects.filter(archived_at__isnull=True)):
+        today = timezone.localdate(now, zone)
+        if not defs.holiday_names_on(automation.holiday_country, today) & chosen:
+            continue
+        contacts = Contact.objects.filter(zones.zone_q(name), eligible_q(automation.topic_id))
+        at = defs.local_moment(today, automation.send_hour, zone)
+        inserted += _insert_select(automation, steps, contacts, today.isoformat(), at, now)
+    return inserted
 
 
 def _welcome(automation: Automation, steps, now: datetime) -> int:
@@ -335,6 +465,7 @@ class MaterialiseReport:
     offered: int = 0
     inserted: int = 0
     suppressed: int = 0
+    reminded: int = 0
 
 
 def automations_materialise(*, now: datetime | None = None) -> MaterialiseReport:
@@ -342,7 +473,7 @@ def automations_materialise(*, now: datetime | None = None) -> MaterialiseReport
     twice at once, and the second inserts nothing)."""
     now = now or timezone.now()
     report = MaterialiseReport()
-    before = AutomationDelivery.objects.count()
+    before = AutomationDelivery.objects.filter(step__isnull=False).count()
     for automation in Automation.objects.filter(status=ACTIVE).select_related("topic"):
         steps = list(automation.steps.order_by("order"))
         if steps:
@@ -350,16 +481,23 @@ def automations_materialise(*, now: datetime | None = None) -> MaterialiseReport
                 report.offered += MATERIALISERS[automation.kind](automation, steps, now)
         if automation.kind == Kind.REENGAGEMENT:
             report.suppressed += _reengagement_suppress(automation, now)
-    report.inserted = AutomationDelivery.objects.count() - before - report.suppressed
+        if automation.kind == Kind.BIRTHDAY and automation.remind_owner:
+            with transaction.atomic():
+                report.reminded += _birthday_reminders(automation, now)
+    report.inserted = AutomationDelivery.objects.filter(step__isnull=False).count() - before
     return report
 
 
 def automation_materialise_one(*, automation: Automation, now: datetime | None = None) -> int:
-    """One automation's materialisation (the bench, and tests of a single trigger)."""
+    """One automation's materialisation (the bench, and tests of a single trigger): the
+    email rows offered or inserted, and the owners' reminders of a birthday one."""
     now = now or timezone.now()
     steps = list(automation.steps.order_by("order"))
     with transaction.atomic():
-        return MATERIALISERS[automation.kind](automation, steps, now) if steps else 0
+        count = MATERIALISERS[automation.kind](automation, steps, now) if steps else 0
+        if automation.kind == Kind.BIRTHDAY and automation.remind_owner:
+            count += _birthday_reminders(automation, now)
+    return count
 
 
 # --- Sending ----------------------------------------------------------------------------------
@@ -398,20 +536,24 @@ def automation_claim(*, now: datetime | None = None, limit: int | None = None) -
     """Claim the next due rows of active automations (None: nothing to do, or quiet hours).
     Rows whose contact is no longer eligible become `omitido` with the reason."""
     now = now or timezone.now()
-    if defs.is_quiet(now):
+    known = zones.known_zone_names()
+    quiet = {name for name in known if defs.is_quiet(now, zones.zone(name))}
+    if quiet == known:
         return None
     limit = limit or batch_size()
     with transaction.atomic():
+        due = AutomationDelivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=Row.PENDING,
+            due_at__lte=now,
+            step__isnull=False,
+            automation__status=ACTIVE,
+        )
+        if quiet:  # night where the recipient lives: their rows wait for the morning
+            due = due.exclude(zones.zones_q(quiet, prefix="contact__"))
         rows = list(
-            AutomationDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status=Row.PENDING,
-                due_at__lte=now,
-                step__isnull=False,
-                automation__status=ACTIVE,
-            )
-            .order_by("due_at", "id")
-            .only("id", "automation_id", "step_id", "contact_id", "email", "attempts")[:limit]
+            due.order_by("due_at", "id").only(
+                "id", "automation_id", "step_id", "contact_id", "email", "attempts"
+            )[:limit]
         )
         if not rows:
             return None

@@ -123,7 +123,6 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "upcoming_birthdays": upcoming_birthdays,
             "upcoming_holidays": upcoming_holidays,
             "quiet_hours": services.quiet_hours(),
-            "time_zone": settings.TIME_ZONE,
         },
     )
 

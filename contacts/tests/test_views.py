@@ -310,3 +310,27 @@ def test_an_edit_without_its_version_is_refused_like_a_stale_one(rep, client_for
     assert client.post(url, form_values(response.text)).status_code == 302
     contact.refresh_from_db()
     assert contact.first_name == "Anita"
+
+
+def test_the_form_keeps_the_contacts_time_zone(rep, client_for):
+    contact = ContactFactory(owner=rep, time_zone="")
+    client = client_for(rep)
+    url = reverse("contacts:contact-update", args=[contact.pk])
+    page = client.get(url).text
+    assert "España: península y Baleares" in page
+    bad = client.post(url, {**form_values(page), "time_zone": "Marte/Olympus"})
+    assert bad.status_code == 422 and "Marte/Olympus" in bad.text
+    contact.refresh_from_db()
+    assert contact.time_zone == ""
+    client.post(url, {**form_values(page), "time_zone": "Europe/Madrid"})
+    contact.refresh_from_db()
+    assert contact.time_zone == "Europe/Madrid"
+
+
+def test_the_sheet_shows_the_local_time_of_a_contact_elsewhere(rep, client_for):
+    madrid = ContactFactory(owner=rep, country="ES", time_zone="")
+    here = ContactFactory(owner=rep, country="MX", time_zone="")
+    client = client_for(rep)
+    page = client.get(madrid.get_absolute_url()).text
+    assert "Hora local" in page and "España: península y Baleares" in page
+    assert "Hora local" not in client.get(here.get_absolute_url()).text

@@ -85,6 +85,7 @@ PERSONAL_FIELDS: dict[str, object] = {
     "region": "",
     "postal_code": "",
     "birthday": None,
+    "time_zone": "",
     "notes": "",
 }
 # Internal copies derived from the fields (never shown, rebuilt on save).

@@ -161,6 +161,14 @@ def _save(activity: Activity) -> Activity:
 # Logging and planning -------------------------------------------------------------------------
 
 
+def activities_plan_many(activities: list[Activity]) -> list[Activity]:
+    """Planned activities that a job puts in agendas (a birthday automation's calls), written
+    in bulk: the job chose the owners and customers, and the database's constraints hold."""
+    for activity in activities:
+        activity.status = Activity.Status.PLANNED
+    return Activity.objects.bulk_create(activities, batch_size=1000)
+
+
 @transaction.atomic
 def activity_plan(
     *,

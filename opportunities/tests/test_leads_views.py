@@ -14,7 +14,7 @@ from contacts.tests.factories import ContactFactory
 from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
 from opportunities.models import Activity, LeadAssignment, RejectReason, RoutingRule
-from opportunities.services.leads import leads_route
+from opportunities.services.leads import lead_accept, leads_route
 from opportunities.tests.factories import (
     ActivityFactory,
     LeadAssignmentFactory,
@@ -364,3 +364,15 @@ def test_the_rule_list_costs_the_same_queries_with_many_rules(client_for, admin_
     for _ in range(15):
         RoutingRuleFactory(kind="turnos", team=team, rep=None, last_assigned=UserFactory())
     assert _queries(client_for(admin_user), RULES) == few <= 12
+
+
+def test_the_call_task_leads_to_the_answer(client_for, rep, routed):
+    """The rep opens the call from the agenda: the page says the lead waits for an answer and
+    links to it; the notes' address is a link too."""
+    client = client_for(rep)
+    page = client.get(routed.task.get_absolute_url()).text
+    answer = reverse("opportunities:lead-detail", args=[routed.pk])
+    assert f'href="{answer}"' in page and "Responder al lead" in page
+    assert f"{answer}</a>" in page  # the notes' link
+    lead_accept(actor=rep, assignment=routed)
+    assert "Ver el lead" in client.get(routed.task.get_absolute_url()).text

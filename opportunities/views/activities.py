@@ -22,7 +22,7 @@ from opportunities.forms.activities import (
     ActivityLogForm,
     ActivityPlanForm,
 )
-from opportunities.models import Activity, ActivityKind, Opportunity
+from opportunities.models import Activity, ActivityKind, LeadAssignment, Opportunity
 from opportunities.permissions import can_sell
 from opportunities.selectors import activities as selectors
 from opportunities.selectors.pipeline import opportunity_list
@@ -376,6 +376,10 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "activity": activity,
             # Support reads the customer's activities, never their deals (DESIGN.md §1).
             "sees_deals": can_sell(request.user),
+            # The call task of a routed lead leads to its answer (accept or reject).
+            "lead": LeadAssignment.objects.filter(task=activity).first()
+            if activity.kind == ActivityKind.CALL
+            else None,
             "now": timezone.now(),
             "edit_form": ActivityEditForm(instance=activity) if editing else None,
             "complete_form": ActivityCompleteForm()

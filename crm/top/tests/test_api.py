@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
-from contacts.models import Consent
+from contacts.models import Consent, Contact
 from contacts.tests.factories import ContactFactory
 from crm.core.api.tokens import SCOPES, token_create
 from crm.core.models import ApiToken, AuditEvent, Role
@@ -370,3 +370,20 @@ def test_an_etag_stays_the_same_while_the_record_does(rep, monkeypatch):
     assert client.get(url)["ETag"] == etag
     changed = client.patch(url, {"city": "Puebla"}, format="json", HTTP_IF_MATCH=etag)
     assert changed.status_code == 200
+
+
+def test_a_contacts_time_zone_is_one_of_the_offered_ones(rep):
+    client = api(rep)
+    refused = client.post(
+        reverse("api:contact-list"),
+        {"first_name": "Lucía", "time_zone": "Marte/Olympus"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "time_zone" in refused.json()["errors"]
+    assert not Contact.objects.filter(first_name="Lucía").exists()
+    created = client.post(
+        reverse("api:contact-list"),
+        {"first_name": "Lucía", "time_zone": "Europe/Madrid"},
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["time_zone"] == "Europe/Madrid"
