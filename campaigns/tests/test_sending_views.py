@@ -193,6 +193,30 @@ def test_ledger_filters_searches_and_highlights_doubt(campaign, marketing, clien
     assert client.get(url("campaign-sends", campaign.pk), {"status": "x"}).status_code == 200
 
 
+def test_ledger_loads_its_progress_bar_apart(campaign, marketing, client_for):
+    """The bar (a count of the whole ledger) comes from the progress view, which polls while
+    the campaign is sending; the ledger's pages and row swaps never count it."""
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Status.SENDING, started_at=timezone.now(), materialized_at=timezone.now()
+    )
+    for status in (Row.SENT, Row.PENDING):
+        SendFactory(campaign=campaign, status=status)
+    client = client_for(marketing)
+    body = client.get(url("campaign-sends", campaign.pk)).content.decode()
+    assert f'hx-get="{url("campaign-progress", campaign.pk)}"' in body
+    assert 'hx-trigger="load"' in body
+    assert "procesados" not in body
+    rows = client.get(url("campaign-sends", campaign.pk), headers={"HX-Request": "true"})
+    assert url("campaign-progress", campaign.pk) not in rows.content.decode()
+    bar = client.get(url("campaign-progress", campaign.pk), headers={"HX-Request": "true"})
+    assert "1 de 2 procesados (50 %)" in bar.content.decode()
+    assert 'hx-trigger="every 3s"' in bar.content.decode()
+    # Before anything was sent there is no ledger, and nothing to load.
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.DRAFT, started_at=None)
+    body = client.get(url("campaign-sends", campaign.pk)).content.decode()
+    assert url("campaign-progress", campaign.pk) not in body
+
+
 def test_ledger_readers_see_no_resolution_buttons(campaign, manager, client_for):
     doubtful = SendFactory(campaign=campaign, status=Row.DOUBT, sent_at=None)
     body = client_for(manager).get(url("campaign-sends", campaign.pk)).content.decode()

@@ -189,9 +189,21 @@ def _agenda_base(owner: User) -> QuerySet[Activity]:
     )
 
 
-def _page(qs: QuerySet[Activity], offset: int, limit: int) -> tuple[list[Activity], bool]:
-    rows = list(qs[offset : offset + limit + 1])
-    return rows[:limit], len(rows) > limit
+def _page_ids(qs: QuerySet[Activity], offset: int, limit: int) -> tuple[list[int], bool]:
+    """The ids of a bucket's page (and whether a next one exists), in the bucket's order.
+
+    Only this query has an OFFSET, and it reads the primary key alone: "ver más" far down a
+    bucket walks its index past the skipped rows without reading or joining them.
+    """
+    ids = list(qs.values_list("pk", flat=True)[offset : offset + limit + 1])
+    return ids[:limit], len(ids) > limit
+
+
+def _rows_by_id(owner: User, ids: list[int]) -> dict[int, Activity]:
+    """The agenda lines of these ids, one query whatever the buckets they come from."""
+    if not ids:
+        return {}
+    return {row.pk: row for row in _agenda_base(owner).filter(pk__in=ids).order_by()}
 
 
 def _between(owner: User, start: datetime, end: datetime) -> QuerySet[Activity]:
@@ -229,10 +241,11 @@ def agenda(
 ) -> Agenda:
     """Overdue (planned, before today), a day (today unless `day`) and the rest of this week.
 
-    One query per bucket, bounded by `limits` (AGENDA_LIMITS by default), from `offsets`
-    (where each bucket's page starts); `only` reads just that bucket, for its "ver más". They
-    walk the (owner, status, planned_at) and (owner, when) indexes: the same few rows
-    whatever the rep's history or how busy their day is.
+    Each bucket's page is its ids first, bounded by `limits` (AGENDA_LIMITS by default), from
+    `offsets` (where each bucket's page starts), walking the (owner, status, planned_at) and
+    (owner, when) indexes; then one query reads the rows of every bucket's page by id. `only`
+    reads just that bucket, for its "ver más". The same few rows whatever the rep's history,
+    how busy their day is, or how far down a bucket "ver más" goes.
     """
     owner = owner or user
     offsets = {key: max(0, offsets.get(key, 0)) for key in AGENDA_BUCKETS} if offsets else {}
@@ -253,12 +266,16 @@ def agenda(
         ),
     }
     result = Agenda(today=today, day=shown if shown != today else None, offsets=offsets)
+    pages = {}
     for key, qs in buckets.items():
         if only and key != only:
             continue
-        rows, more = _page(qs(), offsets.get(key, 0), (limits or AGENDA_LIMITS)[key])
-        setattr(result, "today_items" if key == "today" else key, rows)
+        pages[key], more = _page_ids(qs(), offsets.get(key, 0), (limits or AGENDA_LIMITS)[key])
         setattr(result, f"{key}_more", more)
+    found = _rows_by_id(owner, [pk for ids in pages.values() for pk in ids])
+    for key, ids in pages.items():
+        rows = [found[pk] for pk in ids if pk in found]
+        setattr(result, "today_items" if key == "today" else key, rows)
     return result
 
 

@@ -109,15 +109,6 @@ def test_product_list_deep_page(admin_user, client_for, settings):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "The agenda's buckets page with OFFSET over full rows (selectors.activities._page: "
-        "qs[offset:offset + limit + 1], joined to account and contact), not ids first: "
-        "'ver más' deep in a bucket reads and joins every row it skips."
-    ),
-)
 def test_agenda_bucket_deep_page(rep, account, client_for, monkeypatch):
     """ "Ver más" of the overdue bucket (htmx), from its start and from row 3,998."""
     monkeypatch.setitem(activity_selectors.AGENDA_LIMITS, "overdue", PER_PAGE)
@@ -137,3 +128,10 @@ def test_agenda_bucket_deep_page(rep, account, client_for, monkeypatch):
     assert overdue[bottom - 1].subject not in deep.response.text
     assert first.queries == deep.queries
     assert_offsets_read_only_ids(deep.statements, model=Activity, per_page=PER_PAGE)
+
+    # Without JavaScript the link opens the whole agenda, that bucket from there: ids first too.
+    page = get_page(client, url, {"bloque": "vencidas", "desde": bottom})
+    assert page.response.status_code == 200
+    assert overdue[bottom].subject in page.response.text
+    assert overdue[bottom - 1].subject not in page.response.text
+    assert_offsets_read_only_ids(page.statements, model=Activity, per_page=PER_PAGE)
