@@ -1,7 +1,10 @@
 """Abuse of the public sign-up form: forged and expired tokens, the honeypot, sizes, and the
 rate limits per IP and per form (counted in the local-memory cache). None of them writes."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.test import Client
 
@@ -81,26 +84,28 @@ def test_a_thousand_posts_from_one_ip_are_throttled_after_the_limit(
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     client = Client()
     statuses = []
-    with django_capture_on_commit_callbacks(execute=False):
-        for number in range(1000):
-            response = client.post(
-                public_url(form),
-                post_data(form, email=f"bot{number}@ejemplo.mx"),
-                REMOTE_ADDR="203.0.113.66",
-            )
-            statuses.append(response.status_code)
-    assert statuses[:10] == [302] * 10
-    assert set(statuses[10:]) == {429}
-    assert FormSubmission.objects.count() == 10
-    assert Contact.objects.count() == 10
-    # Another visitor still gets through, and the throttled page is Spanish with Retry-After.
-    assert (
-        client.post(public_url(form), post_data(form), REMOTE_ADDR="198.51.100.1").status_code
-        == 302
-    )
-    refused = client.post(public_url(form), post_data(form), REMOTE_ADDR="203.0.113.66")
-    assert "Demasiados envíos" in refused.content.decode()
-    assert refused["Retry-After"] == "600"
+    # The limit counts in fixed windows: frozen at a window's start, a slow run cannot cross
+    # into the next one (which would let ten more through).
+    start = datetime(2026, 12, 7, 10, 0, 1, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        with django_capture_on_commit_callbacks(execute=False):
+            for number in range(1000):
+                response = client.post(
+                    public_url(form),
+                    post_data(form, email=f"bot{number}@ejemplo.mx"),
+                    REMOTE_ADDR="203.0.113.66",
+                )
+                statuses.append(response.status_code)
+        assert statuses[:10] == [302] * 10
+        assert set(statuses[10:]) == {429}
+        assert FormSubmission.objects.count() == 10
+        assert Contact.objects.count() == 10
+        # Another visitor still gets through; the throttled page is Spanish with Retry-After.
+        other = client.post(public_url(form), post_data(form), REMOTE_ADDR="198.51.100.1")
+        assert other.status_code == 302
+        refused = client.post(public_url(form), post_data(form), REMOTE_ADDR="203.0.113.66")
+        assert "Demasiados envíos" in refused.content.decode()
+        assert refused["Retry-After"] == "600"
 
 
 def test_the_form_as_a_whole_is_throttled_too(client, form, settings):
