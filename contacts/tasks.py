@@ -20,7 +20,9 @@ def import_run(run_id: int) -> None:
     runner.import_execute(run_id)
 
 
-@shared_task(name="contacts.imports_recover", ignore_result=True, time_limit=120)
+@shared_task(
+    name="contacts.imports_recover", ignore_result=True, time_limit=120, soft_time_limit=100
+)
 def imports_recover() -> int:
     """The beat job: queue again the imports a lost worker or message left behind."""
     return runner.import_recover()

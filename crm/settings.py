@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Behind TRUSTED_PROXY_COUNT reverse proxies: the client's address from X-Forwarded-For.
+    "crm.core.middleware.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The page's Content-Security-Policy and Permissions-Policy (see CONTENT_SECURITY_POLICY).
@@ -250,6 +253,43 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues per kind of work (README "Producción"), so that machines can be given to each: `mail`
+# (every email sent to people), `reports` (stored figures, tiers, scores, large exports) and
+# `imports`; every other task goes to the default queue, `celery`. A worker started without -Q
+# consumes all four (CELERY_TASK_QUEUES); Procfile and Procfile.dev name them with -Q, and
+# crm/top/tests/test_task_routes.py checks that every task lands on a queue they consume.
+TASK_QUEUE_NAMES = ("celery", "mail", "reports", "imports")
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUE_NAMES]
+_TASK_KINDS = {
+    "mail": [
+        "campaigns.campaign_send_batch",
+        "campaigns.automations_send",
+        "campaigns.signup_confirmation_send",
+        "opportunities.activity_reminders_send",
+        "opportunities.quote_send",
+        "support.comment_reply_send",
+        "support.survey_send",
+        "support.surveys_send_batch",
+    ],
+    "reports": [
+        "campaigns.campaign_stats_refresh",
+        "campaigns.campaigns_stats_refresh_live",
+        "campaigns.contacts_score_nightly",
+        "opportunities.account_tiers_compute",
+        "support.satisfaction_refresh_aged",
+        # Builds the file and emails its link (one task): the building is the work.
+        "crm.export_build",
+    ],
+    "imports": [
+        "contacts.import_run",
+        "contacts.imports_recover",
+        "contacts.import_drafts_clear",
+    ],
+}
+CELERY_TASK_ROUTES = {
+    name: {"queue": queue} for queue, names in _TASK_KINDS.items() for name in names
+}
 # Periodic jobs; django-celery-beat copies them into its tables, where an administrator can
 # pause or reschedule them.
 CELERY_BEAT_SCHEDULE = {
@@ -350,6 +390,9 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="MX")
 # Sessions and cookies. Production runs behind HTTPS: set HTTPS=true there (README, "Deploy"),
 # which turns on the secure cookies, HSTS and the redirect that `check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True
+# Sessions in the database, which every web machine shares; with Redis, "cached_db" reads them
+# from the cache and writes through to the database (README "Producción").
+SESSION_ENGINE = env("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
 # A session ends after this long without a request (crm.core.middleware.SessionIdleMiddleware),
 # moved forward at most every SESSION_TOUCH_SECONDS so that pages do not write it each time.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
@@ -398,6 +441,10 @@ PERMISSIONS_POLICY = {
     "usb": [],
     "xr-spatial-tracking": [],
 }
+# How many reverse proxies (nginx, a cloud load balancer) stand in front of gunicorn and append
+# to X-Forwarded-For: the client's address is read that many entries from its right
+# (crm.core.middleware.ForwardedForMiddleware). 0: no proxy, REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if env.bool("HTTPS", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -1,3 +1,5 @@
+import contextlib
+import ipaddress
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -10,6 +12,34 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from crm.core.mfa import mfa_enabled, mfa_required
+
+
+class ForwardedForMiddleware:
+    """Behind TRUSTED_PROXY_COUNT reverse proxies, the client's address is the one the
+    outermost of them saw: that many entries from the right of X-Forwarded-For (each proxy
+    appends the address it received from). REMOTE_ADDR becomes it, so every reader of the
+    address (the audit trail, the consent ledger, the sign-up form's limits, django-axes)
+    sees the person, not the proxy.
+
+    Entries further left were written by the client and are never believed. With no header, a
+    short one or a value that is not an address, REMOTE_ADDR stays as it is. With
+    TRUSTED_PROXY_COUNT = 0 (no proxy: the default) the header is ignored altogether, since
+    anyone could send it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.count = settings.TRUSTED_PROXY_COUNT
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.count > 0:
+            header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+            hops = [hop.strip() for hop in header.split(",") if hop.strip()]
+            if len(hops) >= self.count:
+                candidate = hops[-self.count]
+                with contextlib.suppress(ValueError):  # not an address: REMOTE_ADDR stays
+                    request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(candidate))
+        return self.get_response(request)
 
 
 class PermissionsPolicyMiddleware:

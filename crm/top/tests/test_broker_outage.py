@@ -66,11 +66,12 @@ class PrivateRedis:
         self.process.wait(timeout=10)
 
     def messages(self) -> list[tuple[str, list]]:
-        """(task name, args) of what waits on Celery's default queue, oldest first."""
+        """(task name, args) of what waits on the `mail` queue (the emails this test checks
+        are routed there: CELERY_TASK_ROUTES), oldest first."""
         import redis
 
         found = []
-        for raw in reversed(redis.Redis(port=self.port).lrange("celery", 0, -1)):
+        for raw in reversed(redis.Redis(port=self.port).lrange("mail", 0, -1)):
             message = json.loads(raw)
             body = message["body"]
             if message["properties"].get("body_encoding") == "base64":
