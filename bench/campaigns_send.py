@@ -1,6 +1,8 @@
 """Benchmark of DESIGN.md §4 for campaigns: 100,000 recipients materialised in ≤ 5 s, and sent
 to a local SMTP sink at ≥ 500 emails/s with 2 worker processes; a plain smtplib loop to the same
-sink gives the ratio (how much of the sink's speed the workers reach).
+sink gives the ratio (how much of the sink's speed the workers reach). The resident size of the
+worker's pool processes is read after 10,000 messages and at the end (issue 12): it must not
+grow with the recipients.
 
 `measure_campaign_send()` returns bench rows (bench.measure.Row). It builds its own 100,000
 consenting contacts (owned by a "bench_envios" user, on a static segment), times the one
@@ -55,6 +57,9 @@ SEND_TARGET_RATE = 500.0
 SEND_TIMEOUT_S = float(os.environ.get("BENCH_CAMPAIGN_TIMEOUT", "900"))
 SMTPLIB_MESSAGES = int(os.environ.get("BENCH_SMTPLIB_MESSAGES", "5000"))
 WORKERS = 2
+# The workers' memory is read after this many messages and again at the end.
+RSS_EARLY = min(10_000, RECIPIENTS // 10)
+RSS_GROWTH_MB = 32
 BENCH_USER = "bench_envios"
 BUILT_TABLES = (
     "contacts_contact",
@@ -77,6 +82,12 @@ def _row(**kwargs):
     from bench.measure import Row
 
     return Row(**kwargs)
+
+
+def _workers_rss_mb(pid: int) -> list[float]:
+    from bench.server import _workers_rss_mb as pool_rss
+
+    return pool_rss(pid)
 
 
 # Data ---------------------------------------------------------------------------------------
@@ -297,10 +308,14 @@ def measure_campaign_send() -> list:
                 )
             )
             ends = time.monotonic() + SEND_TIMEOUT_S
+            early_rss: list[float] = []
             while time.monotonic() < ends and worker.poll() is None:
+                if not early_rss and sink.total >= RSS_EARLY:
+                    early_rss = _workers_rss_mb(worker.pid)
                 if sink.total >= RECIPIENTS and not _open_rows(campaign):
                     break
                 time.sleep(0.5)
+            rows.append(_memory_row(early_rss, _workers_rss_mb(worker.pid), sink.total))
             stats = sink.stats()
             last_at = stats["last_at"] or time.monotonic()
             elapsed = max(last_at - queued_at, 1e-9)
@@ -355,6 +370,32 @@ def measure_campaign_send() -> list:
         )
     _cleanup(user)
     return rows
+
+
+def _memory_row(early: list[float], late: list[float], sent: int):
+    """The resident size of the worker's pool processes after RSS_EARLY messages and after
+    the whole campaign: it must not grow with the recipients."""
+    target = f"RSS a {RECIPIENTS:,} ≤ RSS a {RSS_EARLY:,} + {RSS_GROWTH_MB} MB"
+    if not early or not late:
+        return _row(
+            page="campañas: memoria de los workers de Celery",
+            url=None,
+            target=target,
+            problems=["sin medida de /proc"],
+        )
+    grown = max(late) - max(early)
+    return _row(
+        page=(
+            f"campañas: memoria de los workers de Celery ({max(early):.0f} MB tras "
+            f"{RSS_EARLY:,} envíos, {max(late):.0f} MB tras {sent:,}; el mayor de "
+            f"{len(late)} procesos)"
+        ),
+        url=f"celery -A crm worker --concurrency={WORKERS} (VmRSS)",
+        target=target,
+        status="200",
+        passed=grown <= RSS_GROWTH_MB,
+        problems=[] if grown <= RSS_GROWTH_MB else [f"creció {grown:.0f} MB"],
+    )
 
 
 def _open_rows(campaign: Campaign) -> int:
