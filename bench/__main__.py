@@ -181,7 +181,7 @@ def _print(data: dict, rep: User, manager: User | None, rows: list[Row]) -> None
     header = ("página", "mediana ms", "p95 ms", "consultas", "objetivo", "resultado")
     table = [header]
     for row in rows:
-        if row.median_ms is None:
+        if row.median_ms is None and row.passed is None:
             result = "missing" if row.url is None else f"HTTP {row.status}"
             if row.url is not None and row.problems:
                 result = "; ".join(row.problems)
@@ -191,8 +191,8 @@ def _print(data: dict, rep: User, manager: User | None, rows: list[Row]) -> None
         table.append(
             (
                 row.page,
-                f"{row.median_ms:.1f}",
-                f"{row.p95_ms:.1f}",
+                "—" if row.median_ms is None else f"{row.median_ms:.1f}",
+                "—" if row.p95_ms is None else f"{row.p95_ms:.1f}",
                 str(row.queries),
                 row.target,
                 result,
