@@ -442,21 +442,17 @@ def test_rate_limit_caps_a_minute(marketing, django_capture_on_commit_callbacks,
 
 
 def test_send_now_through_the_tasks_writes_files(
-    campaign, marketing, settings, tmp_path, django_capture_on_commit_callbacks
+    campaign, marketing, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch
 ):
     """The embedded default (make run): the file backend writes the messages to EMAIL_FILE_PATH."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CAMPAIGN_EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path)
     from crm.celery import app
 
-    app.conf.task_always_eager = True
-    try:
-        people = contacts(3)
-        with django_capture_on_commit_callbacks(execute=True):
-            sending.campaign_send_now(campaign=campaign, user=marketing)
-    finally:
-        app.conf.task_always_eager = False
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    people = contacts(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.campaign_send_now(campaign=campaign, user=marketing)
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT
     text = "".join(p.read_text() for p in tmp_path.iterdir())

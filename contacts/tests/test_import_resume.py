@@ -168,8 +168,7 @@ def test_the_beat_job_queues_the_abandoned_and_the_lost(rep):
     assert queued == sorted([stale_running.pk, lost_pending.pk])
 
 
-def test_the_recovery_task_is_registered_and_scheduled(rep, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_recovery_task_is_registered_and_scheduled(rep):
     run = _create(rep, _csv("Nombre", "Ana"))
     ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING)
     _age(run)

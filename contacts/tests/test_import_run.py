@@ -142,8 +142,7 @@ def test_a_pending_import_is_cancelled_at_once_and_never_runs(rep):
     assert not Contact.objects.exists()
 
 
-def test_the_task_is_registered_runs_once_and_twice_is_harmless(rep, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_task_is_registered_runs_once_and_twice_is_harmless(rep):
     task = registered_task("contacts.import_run")
     run = runner.import_create(
         actor=rep, file_name="a.csv", data=_csv("Nombre", "Ana"),

@@ -119,8 +119,7 @@ class Watch:
 
 
 @pytest.fixture
-def demo(transactional_db, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def demo(transactional_db):
     # A transactional test before this one may have flushed what the migrations seed (the
     # default pipeline, the SLA policies and calendar, the canned responses).
     for migration in (
