@@ -40,6 +40,7 @@ from contacts.models import (
 )
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, Country, User
+from crm.core.rules import rule_set_active, rule_update
 from crm.core.text import Folded, column_fold
 from crm.core.webhooks import webhook_emit
 
@@ -540,31 +541,19 @@ def score_rule_create(*, actor: User, data: dict) -> ScoreRule:
     return rule
 
 
-@transaction.atomic
 def score_rule_update(*, actor: User, rule: ScoreRule, data: dict) -> ScoreRule:
     _check_actor(actor)
-    rule = ScoreRule.objects.select_for_update().get(pk=rule.pk)
-    for field, value in data.items():
-        if field in (*RULE_FIELDS, "active"):
-            setattr(rule, field, value)
-    _validate(rule)
-    rule.save()
-    audit(actor=actor, action=AuditEvent.Action.UPDATE, target=rule, detail=_audit_detail(rule))
-    return rule
+    return rule_update(
+        actor=actor,
+        rule=rule,
+        data=data,
+        fields=(*RULE_FIELDS, "active"),
+        validate=_validate,
+        detail=_audit_detail,
+    )
 
 
-@transaction.atomic
 def score_rule_set_active(*, actor: User, rule: ScoreRule, active: bool) -> ScoreRule:
     """Deactivate (or activate again) a rule; rules are never deleted: the history names them."""
     _check_actor(actor)
-    rule = ScoreRule.objects.select_for_update().get(pk=rule.pk)
-    if rule.active != active:
-        rule.active = active
-        rule.save(update_fields=["active", "updated_at"])
-        audit(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            target=rule,
-            detail={"active": active},
-        )
-    return rule
+    return rule_set_active(actor=actor, rule=rule, active=active)

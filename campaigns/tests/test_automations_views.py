@@ -5,6 +5,8 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,15 +27,15 @@ Row = AutomationDelivery.Status
 
 
 def _delivery(automation, contact, status=Row.SENT, occurrence="2026", **extra):
+    extra.setdefault("step", automation.steps.first())
     return AutomationDelivery.objects.create(
         automation=automation,
-        step=automation.steps.first(),
         contact=contact,
         occurrence=occurrence,
         email=contact.email,
         status=status,
         due_at=timezone.now(),
-        sent_at=timezone.now() if status == Row.SENT else None,
+        sent_at=timezone.now() if status in (Row.SENT, Row.REMINDED) else None,
         **extra,
     )
 
@@ -268,3 +270,33 @@ def test_one_click_unsubscribe_without_login_or_csrf(client):
     assert contact.consent_latest.get(topic=topic).action == Consent.Action.WITHDRAW
     forged = client.post("/m/auto/baja/abc:def/")
     assert forged.status_code == 400
+
+
+def test_the_ledger_tab_costs_the_same_queries_with_many_rows(
+    client_for, marketing, settings, django_assert_max_num_queries
+):
+    """The sent tab lists emails and the owners' birthday reminders (no step) alike."""
+    settings.PAGE_SIZE = 25
+    automation = AutomationFactory(created_by=marketing, kind="cumpleanos", remind_owner=True)
+    client = client_for(marketing)
+    url = automation.get_absolute_url() + "?vista=enviados"
+    _delivery(automation, consenting_contact(first_name="Primera"))
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for number in range(60):
+        contact = consenting_contact()
+        if number % 2:
+            _delivery(automation, contact)
+        else:
+            _delivery(
+                automation,
+                contact,
+                step=None,
+                status=Row.REMINDED,
+                reason="Llamada en la agenda de Ana: cumple el sábado 12 de diciembre.",
+            )
+    with django_assert_max_num_queries(len(few)):
+        page = client.get(url).content.decode()
+    assert "Aviso al responsable" in page and "cumple el sábado 12 de diciembre" in page
+    assert "llamada en su agenda para felicitarle" in page

@@ -28,6 +28,7 @@ from contacts.models import Contact, Lifecycle, ScoreChange
 from contacts.services import contact_update
 from crm.core.audit import audit
 from crm.core.models import AuditEvent, Country, Role, User
+from crm.core.rules import rule_set_active, rule_update
 from crm.core.text import column_fold
 from crm.core.webhooks import webhook_emit
 from opportunities.models import (
@@ -452,29 +453,22 @@ def routing_rule_create(*, actor: User, data: dict) -> RoutingRule:
     return rule
 
 
-@transaction.atomic
 def routing_rule_update(*, actor: User, rule: RoutingRule, data: dict) -> RoutingRule:
     _check_actor(actor)
-    rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-    for field, value in data.items():
-        if field in (*RULE_FIELDS, "active"):
-            setattr(rule, field, value)
-    _validate(rule)
-    rule.save()
-    audit(actor=actor, action=AuditEvent.Action.UPDATE, target=rule, detail=_audit_detail(rule))
-    return rule
+    return rule_update(
+        actor=actor,
+        rule=rule,
+        data=data,
+        fields=(*RULE_FIELDS, "active"),
+        validate=_validate,
+        detail=_audit_detail,
+    )
 
 
-@transaction.atomic
 def routing_rule_set_active(*, actor: User, rule: RoutingRule, active: bool) -> RoutingRule:
     """Deactivate (or activate again); rules are kept: the assignments name them."""
     _check_actor(actor)
-    rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-    if rule.active != active:
-        rule.active = active
-        rule.save(update_fields=["active", "updated_at"])
-        audit(actor=actor, action=AuditEvent.Action.UPDATE, target=rule, detail={"active": active})
-    return rule
+    return rule_set_active(actor=actor, rule=rule, active=active)
 
 
 @transaction.atomic
