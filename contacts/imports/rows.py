@@ -331,6 +331,23 @@ class Classifier:
         self._folded_names: dict[str, str] = {}
         # Batches normalised (and looked up) ahead, by their first line: (rows, found or None).
         self._ready: dict[int, tuple[list[RowResult], tuple | None]] = {}
+        self._texts: dict[str, str] | None = None
+
+    def texts(self) -> dict[str, str]:
+        """The duplicates' reasons, translated once per run rather than once per row (gettext
+        reads the active language from a thread-local under a lock, which the normalising
+        thread contends for)."""
+        if self._texts is None:
+            self._texts = {
+                "repeats": _("Repite la fila %(line)s del archivo."),
+                "email": _("correo electrónico"),
+                "phone": _("teléfono"),
+                "create": _("Mismo %(rule)s que %(name)s (#%(id)s): se crea otro contacto."),
+                "locked": _("Ya existe como %(name)s (#%(id)s), que no puedes modificar."),
+                "unchanged": _("Mismo %(rule)s que %(name)s (#%(id)s), sin cambios."),
+                "same": _("Mismo %(rule)s que %(name)s (#%(id)s)."),
+            }
+        return self._texts
 
     # --- accounts -----------------------------------------------------------------------------
 
@@ -645,6 +662,7 @@ class Classifier:
         self, row: RowResult, by_email: dict, by_phone: dict, editable: set, tags_of: dict
     ) -> None:
         values = row.values
+        texts = self.texts()
         email = values.get("email", "")
         numbers = [digits(values[n]) for n in ("phone", "mobile") if values.get(n)]
         earlier = self._earlier(row)  # an earlier row of the same file
@@ -657,7 +675,7 @@ class Classifier:
         if earlier is not None:
             row.status = DUPLICATE
             row.duplicate_of_line = earlier
-            row.reasons.append(_("Repite la fila %(line)s del archivo.") % {"line": earlier})
+            row.reasons.append(texts["repeats"] % {"line": earlier})
             row.tags = []
             return
         if match is None:
@@ -667,21 +685,17 @@ class Classifier:
         described = {
             "name": match.full_name,
             "id": match.pk,
-            "rule": _("correo electrónico") if rule == "email" else _("teléfono"),
+            "rule": texts["email"] if rule == "email" else texts["phone"],
         }
         policy = self.options.duplicates
         if policy == "create" and rule != "email":
             row.status = NEW
-            row.warnings.append(
-                _("Mismo %(rule)s que %(name)s (#%(id)s): se crea otro contacto.") % described
-            )
+            row.warnings.append(texts["create"] % described)
             return
         if policy == "update":
             if match.pk not in editable:
                 row.status = ERROR
-                row.reasons.append(
-                    _("Ya existe como %(name)s (#%(id)s), que no puedes modificar.") % described
-                )
+                row.reasons.append(texts["locked"] % described)
                 return
             row.contact = match
             row.changes = self.changes(match, row)
@@ -691,11 +705,11 @@ class Classifier:
                 row.status = UPDATE
                 return
             row.status = DUPLICATE
-            row.reasons.append(_("Mismo %(rule)s que %(name)s (#%(id)s), sin cambios.") % described)
+            row.reasons.append(texts["unchanged"] % described)
             return
         row.status = DUPLICATE
         row.tags = []
-        row.reasons.append(_("Mismo %(rule)s que %(name)s (#%(id)s).") % described)
+        row.reasons.append(texts["same"] % described)
 
     def changes(self, contact: Contact, row: RowResult) -> dict:
         """The fields the row would change: only those the file fills (an empty cell never

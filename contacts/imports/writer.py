@@ -80,15 +80,20 @@ def history_insert(model, ids: list[int], history_type: str, *, user, reason: st
     q = connection.ops.quote_name
     columns = ", ".join(q(target) for target, _s in pairs)
     selected = ", ".join(q(column) for _t, column in pairs)
-    marks = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":
+        # One array parameter, not a thousand: the driver splits a query text on each of its
+        # placeholders in Python, and a new text per batch is never found in its cache.
+        where, params = "= ANY(%s)", [list(ids)]
+    else:
+        where, params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     sql = (
         f"INSERT INTO {q(history._meta.db_table)} ({columns}, history_date, "
         "history_change_reason, history_type, history_user_id) "
         f"SELECT {selected}, %s, %s, %s, %s FROM {q(model._meta.db_table)} "
-        f"WHERE {q(model._meta.pk.column)} IN ({marks})"
+        f"WHERE {q(model._meta.pk.column)} {where}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [date, reason, history_type, getattr(user, "pk", None), *ids])
+        cursor.execute(sql, [date, reason, history_type, getattr(user, "pk", None), *params])
 
 
 class ContactInserter:
@@ -362,21 +367,40 @@ class Writer:
                     action=ImportedRecord.Action.CREATED,
                 )
             )
-        items, owners = [], []
+        objects, tag_ids, owners = [], [], []
         for row, pk in pairs:
             for name in row.tags:
-                items.append(
-                    TaggedItem(
-                        content_type_id=self.content_type_id,
-                        object_id=pk,
-                        tag_id=found[name.lower()],
-                    )
-                )
+                objects.append(pk)
+                tag_ids.append(found[name.lower()])
                 owners.append(id(row))
         tagged: dict[int, list[int]] = {}
-        for owner, item in zip(owners, TaggedItem.objects.bulk_create(items), strict=True):
-            tagged.setdefault(owner, []).append(item.pk)
+        for owner, pk in zip(owners, self._tagged_items(objects, tag_ids), strict=True):
+            tagged.setdefault(owner, []).append(pk)
         return tagged, found
+
+    def _tagged_items(self, objects: list[int], tag_ids: list[int]) -> list[int]:
+        """Insert the tag links (contact, tag); their ids, in order. On PostgreSQL one INSERT
+        of two arrays: a model instance and a dozen placeholders per link cost more than the
+        database's own work (a batch links about 400)."""
+        if not objects:
+            return []
+        if connection.vendor != "postgresql":
+            items = TaggedItem.objects.bulk_create(
+                TaggedItem(content_type_id=self.content_type_id, object_id=pk, tag_id=tag)
+                for pk, tag in zip(objects, tag_ids, strict=True)
+            )
+            return [item.pk for item in items]
+        q = connection.ops.quote_name
+        table = TaggedItem._meta.db_table
+        with connection.cursor() as cursor:
+            # Rows come back in the order of the arrays, as they do for bulk_create's VALUES.
+            cursor.execute(
+                f"INSERT INTO {q(table)} (content_type_id, object_id, tag_id) "
+                "SELECT %s, object_id, tag_id FROM unnest(%s::integer[], %s::integer[]) "
+                "WITH ORDINALITY AS link (object_id, tag_id, n) ORDER BY n RETURNING id",
+                [self.content_type_id, objects, tag_ids],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
 
     def _consents(self, pairs: list[tuple[RowResult, int]], new_ids: set, now) -> dict[int, int]:
         """The ledger entries the file states (only with a legal basis: ImportOptions.check);
