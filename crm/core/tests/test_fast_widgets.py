@@ -1,0 +1,54 @@
+"""The filter bars' widgets drawn in Python give the markup Django's own templates give."""
+
+import pytest
+from django import forms
+
+from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, fast_widget
+
+
+@pytest.mark.parametrize(
+    ("widget", "value"),
+    [
+        (forms.TextInput(attrs={"class": "form-control", "maxlength": 100}), 'Ana "<b>" & Cía'),
+        (forms.TextInput(), None),
+        (forms.TextInput(attrs={"required": True, "disabled": False}), "Pérez"),
+        (forms.NumberInput(attrs={"min": 0, "max": 100}), 70),
+        (forms.NumberInput(), ""),
+        (forms.HiddenInput(), 42),
+        (forms.CheckboxInput(attrs={"class": "form-check-input"}), True),
+        (forms.CheckboxInput(), False),
+        (forms.CheckboxInput(), None),
+        (forms.CheckboxInput(), "on"),
+    ],
+)
+def test_fast_input_renders_as_django_does(widget, value):
+    attrs = {"id": "id_field"}
+    assert fast_widget(widget).render("field", value, attrs) == widget.render("field", value, attrs)
+
+
+def test_only_plain_inputs_are_swapped():
+    select = FastSelect()
+    date = forms.DateInput()
+    assert fast_widget(select) is select
+    assert fast_widget(date) is date
+
+
+class _Filters(ListFilterForm):
+    min_score = forms.IntegerField(required=False, min_value=0)
+    account = IdField(required=False)
+    TEXT_FIELDS = (*ListFilterForm.TEXT_FIELDS, "min_score")
+
+
+def test_a_filter_bar_keeps_its_values_and_classes():
+    form = _Filters({"q": "ana <b>", "mine": "on", "min_score": "40", "account": "7"})
+    html = "".join(str(form[name]) for name in ("q", "mine", "archived", "min_score", "account"))
+    assert '<input type="text" name="q" value="ana &lt;b&gt;" maxlength="100" ' in html
+    assert 'class="form-control form-control-sm" id="id_q">' in html
+    assert (
+        '<input type="checkbox" name="mine" class="form-check-input" id="id_mine" checked>' in html
+    )
+    assert (
+        '<input type="checkbox" name="archived" class="form-check-input" id="id_archived">' in html
+    )
+    assert '<input type="number" name="min_score" value="40" ' in html
+    assert '<input type="hidden" name="account" value="7" id="id_account">' in html
