@@ -23,7 +23,11 @@ ACCOUNT_PANEL_LIMIT = 20
 def contact_list(request: HttpRequest) -> HttpResponse:
     form = ContactFilterForm(request.GET or None)
     filters = form.filters()
-    page = paginate(request, selectors.contact_list(user=request.user, filters=filters))
+    page = paginate(
+        request,
+        selectors.contact_list(user=request.user, filters=filters),
+        rows=selectors.contact_list_rows(user=request.user),
+    )
     template = "contacts/contact_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#contact-results"

@@ -43,6 +43,22 @@ def test_list_and_filters(rep, client_for):
     assert "Beto Yáñez" in response.text and "<html" not in response.text
 
 
+def test_list_rows_show_their_tags_alphabetically_and_their_consent(rep, client_for):
+    tagged = ContactFactory(owner=rep, first_name="Ana", last_name="Zapata", tags=["feria", "clientes"])
+    ConsentFactory(contact=tagged)
+    ContactFactory(owner=rep, first_name="Beto", last_name="Yáñez")
+    response = client_for(rep).get(reverse("contacts:contact-list"))
+    rows = {
+        name: row
+        for row in response.text.split("<tr>")
+        for name in ("Ana Zapata", "Beto Yáñez")
+        if name in row
+    }
+    assert rows["Ana Zapata"].index(">clientes<") < rows["Ana Zapata"].index(">feria<")
+    assert "Sí" in rows["Ana Zapata"] and "Sin registro" in rows["Beto Yáñez"]
+    assert "border tag" not in rows["Beto Yáñez"]
+
+
 def test_list_filtered_by_account_names_it(rep, client_for):
     contact = ContactFactory(owner=rep)
     response = client_for(rep).get(

@@ -3,10 +3,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from crm.core import text
+from crm.core import formats, text
 from crm.core.permissions import can_export
 
 register = template.Library()
+
+
+@register.simple_tag
+def fixed_url(url_name: str) -> str:
+    """`{% url %}` for a URL without arguments, reversed once per process (the menu)."""
+    return formats.fixed_url(url_name)
 
 
 @register.simple_tag(takes_context=True)

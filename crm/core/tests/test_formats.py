@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from crm.core.formats import (
     clock_time,
     datetime_formatter,
+    fixed_url,
     grouped_integer_formatter,
     pk_url,
     pk_url_maker,
@@ -31,6 +32,18 @@ AMOUNTS = [
     12500,
     3.75,
 ]
+
+
+def test_fixed_urls_match_reverse_per_script_prefix():
+    """The menu's links: the same as {% url %}, also for an app served under /crm/."""
+    for name in ("crm:home", "accounts:account-list", "contacts:contact-list"):
+        assert fixed_url(name) == reverse(name)
+    try:
+        set_script_prefix("/crm/")
+        assert fixed_url("crm:home") == reverse("crm:home") == "/crm/"
+    finally:
+        set_script_prefix("/")
+    assert fixed_url("crm:home") == "/"
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
