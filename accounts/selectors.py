@@ -6,7 +6,7 @@ from accounts.models import Account
 from crm.core.history import history_entries
 from crm.core.models import User
 from crm.core.permissions import editable_by_owner_q
-from crm.core.search_query import tag_prefetch, text_query_q
+from crm.core.search_query import tag_names, tag_prefetch, text_query_q
 
 SORTS = {
     "name": ("name", "id"),
@@ -51,6 +51,35 @@ def account_list(*, user: User, filters: dict | None = None) -> QuerySet[Account
     if tags := filters.get("tags"):
         qs = qs.filter(tags__name__in=tags).distinct()
     return qs.order_by(*SORTS.get(filters.get("sort") or "name", SORTS["name"]))
+
+
+# What a row of the account list shows (accounts/account_list.html), and nothing more.
+LIST_ROW_FIELDS = (
+    "name",
+    "archived_at",
+    "industry",
+    "tax_id",
+    "tier",
+    "status",
+    "city",
+    "region",
+    "phone",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+)
+
+
+def account_list_rows(*, user: User) -> QuerySet[Account]:
+    """The rows of a page of the account list, read by id after `account_list` found the page's
+    ids (crm.core.forms_utils.paginate): the columns the row shows and its tags' names, in one
+    query."""
+    return (
+        account_base(user=user)
+        .select_related("owner")
+        .only(*LIST_ROW_FIELDS)
+        .annotate(tag_names=tag_names(Account))
+    )
 
 
 def account_detail(*, user: User, pk: int) -> Account:

@@ -19,7 +19,11 @@ from crm.core.text import digits
 @require_http_methods(["GET"])
 def account_list(request: HttpRequest) -> HttpResponse:
     form = AccountFilterForm(request.GET or None)
-    page = paginate(request, selectors.account_list(user=request.user, filters=form.filters()))
+    page = paginate(
+        request,
+        selectors.account_list(user=request.user, filters=form.filters()),
+        rows=selectors.account_list_rows(user=request.user),
+    )
     template = "accounts/account_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#account-results"
