@@ -126,6 +126,13 @@ class Contact(TimeStampedModel, AddressModel):
             ),
             models.Index(fields=["owner", "last_name"], name="contact_owner_idx"),
             models.Index(fields=["lifecycle", "last_name"], name="contact_lifecycle_idx"),
+            # The live contacts of a stage in id order, from the index alone: counted, and
+            # merged with the consent ledger's index (consent_latest_filter_idx) by id.
+            models.Index(
+                fields=["lifecycle", "id"],
+                condition=models.Q(archived_at__isnull=True),
+                name="contact_live_lifecycle_idx",
+            ),
             models.Index(fields=["lead_source"], name="contact_source_idx"),
             models.Index(fields=["city"], name="contact_city_idx"),
             models.Index(fields=["region"], name="contact_region_idx"),
@@ -381,7 +388,14 @@ class ConsentLatest(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["channel", "action", "contact"], name="consent_latest_filter_idx")
+            # "Who has granted (withdrawn) email" in contact order, from the index alone: the
+            # consent filters of the lists, the segments and a campaign's eligibility ask for
+            # the channel-wide state (topic_id IS NULL); a topic's rows go by their own index.
+            models.Index(
+                fields=["channel", "action", "contact"],
+                condition=models.Q(topic__isnull=True),
+                name="consent_latest_filter_idx",
+            )
         ]
 
     def __str__(self) -> str:
