@@ -18,8 +18,10 @@ Every run and every undo is audited.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import gc
 import io
 import itertools
 import logging
@@ -330,20 +332,21 @@ def _execute(run: ImportRun) -> None:
     rejected: list[RowResult] = []
     status = ImportRun.Status.DONE
     lines = _lines(table)
-    if run.rows_done:
-        # Resumed: the batches an earlier worker committed are read again without writing, so
-        # that a later row repeating one of them is still "Repite la fila N".
-        for batch in _batches(lines=itertools.islice(lines, run.rows_done)):
-            rejected.extend(classifier.skip(batch))
-    for batch in normalised_ahead(
-        classifier, _batches(lines=lines), prepare=writer.inserter.prepare
-    ):
-        if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-            status = ImportRun.Status.CANCELLED
-            break
-        rows = classifier.classify(batch)
-        writer.write(rows)
-        rejected.extend(row for row in rows if row.status == ERROR)
+    with _rows_out_of_collector():
+        if run.rows_done:
+            # Resumed: the batches an earlier worker committed are read again without writing,
+            # so that a later row repeating one of them is still "Repite la fila N".
+            for batch in _batches(lines=itertools.islice(lines, run.rows_done)):
+                rejected.extend(classifier.skip(batch))
+        for batch in normalised_ahead(
+            classifier, _batches(lines=lines), prepare=writer.inserter.prepare
+        ):
+            if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                status = ImportRun.Status.CANCELLED
+                break
+            rows = classifier.classify(batch)
+            writer.write(rows)
+            rejected.extend(row for row in rows if row.status == ERROR)
     run.refresh_from_db()
     if run.attempts != attempt:
         raise LostClaim
@@ -372,6 +375,22 @@ def _execute(run: ImportRun) -> None:
             "consent_basis": options.consent_basis,
         },
     )
+
+
+@contextlib.contextmanager
+def _rows_out_of_collector():
+    """The file's rows (a list per row) live as long as the run: out of the garbage collector's
+    sight while it runs (`gc.freeze`). Its full collections otherwise walk them all, some ten
+    times in a run of 100,000 rows, about a tenth of its time. Not when the process froze its
+    own objects already (a gunicorn worker, gunicorn.conf.py): those stay as they are."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # --- rejected rows ----------------------------------------------------------------------------

@@ -275,3 +275,22 @@ def test_import_start_queues_the_task_after_the_commit(rep, django_capture_on_co
     assert calls == [[run.pk]]
     run.refresh_from_db()
     assert run.status == ImportRun.Status.DONE
+
+
+def test_the_runs_rows_are_frozen_out_of_the_collector_only_while_it_runs():
+    import gc
+
+    from contacts.imports.runner import _rows_out_of_collector
+
+    gc.unfreeze()
+    with _rows_out_of_collector():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a process that froze its own objects (a gunicorn worker) keeps them frozen
+    try:
+        frozen = gc.get_freeze_count()
+        with _rows_out_of_collector():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
