@@ -15,6 +15,7 @@ from crm.core.formats import (
     datetime_formatter,
     fixed_url,
     grouped_integer_formatter,
+    html_format,
     pk_url,
     pk_url_maker,
     short_date_formatter,
@@ -116,3 +117,18 @@ def test_named_formats_match_the_date_filter(language, name):
         if "TIME" not in name:
             assert fmt(date(2026, 3, 9)) == date_filter(date(2026, 3, 9), name)
         assert fmt(None) == ""
+
+
+def test_html_format_escapes_as_format_html_does():
+    from django.utils.html import format_html
+    from django.utils.safestring import mark_safe
+
+    template = '<a href="{url}" title="{name}">{name}</a>{extra}{pk}'
+    values = {
+        "url": "/ventas/7/?a=1&b=2",
+        "name": 'Pérez & Hijos <"S.A."> O\'Brien',
+        "extra": mark_safe("<b>ya seguro</b>"),
+        "pk": 7,
+    }
+    assert html_format(template, **values) == format_html(template, **values)
+    assert str(html_format("{x}", x=None)) == "None"
