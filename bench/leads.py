@@ -214,9 +214,12 @@ def measure_birthdays() -> Row:
 
 
 def _vacuum() -> None:
+    """The rolled-back scoring left a dead row per changed contact and per score change."""
     from bench.imports import _vacuum as vacuum_written_tables
+    from bench.imports import restore_tables
 
     vacuum_written_tables()
+    restore_tables(["contacts_scorechange"])
 
 
 def measure(owner: User) -> list[Row]:
