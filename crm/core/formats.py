@@ -139,18 +139,20 @@ def pk_url_maker(url_name: str) -> Callable[[int], str]:
     return lambda pk: url.replace(mark, str(pk))
 
 
-# One maker per URL name, script prefix, URLconf and language: all that reverse() depends on.
+# One maker (one URL) per URL name, script prefix, URLconf and language: all that reverse()
+# depends on.
 _PK_URL_MAKERS: dict[tuple, Callable[[int], str]] = {}
-
-
-# The URLs without arguments (the menu's), by the same key.
 _FIXED_URLS: dict[tuple, str] = {}
+
+
+def _reverse_key(url_name: str) -> tuple:
+    return (url_name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, get_language())
 
 
 def fixed_url(url_name: str) -> str:
     """`reverse(url_name)` for a URL without arguments, once per process: the menu of every
     page links to some thirty of them."""
-    key = (url_name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, get_language())
+    key = _reverse_key(url_name)
     url = _FIXED_URLS.get(key)
     if url is None:
         url = _FIXED_URLS[key] = reverse(url_name)
@@ -160,7 +162,7 @@ def fixed_url(url_name: str) -> str:
 def pk_url(url_name: str, pk: int) -> str:
     """`reverse(url_name, args=[pk])` for a URL whose only argument is an id, at the cost of
     one reverse() per process (a reverse() costs ~60 µs, and a list links to each row)."""
-    key = (url_name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, get_language())
+    key = _reverse_key(url_name)
     maker = _PK_URL_MAKERS.get(key)
     if maker is None:
         maker = _PK_URL_MAKERS[key] = pk_url_maker(url_name)
