@@ -36,6 +36,20 @@ def test_list_shows_accounts_and_filters(rep, client_for):
     assert "Aceros del Norte" in response.text and "Botanas Sol" not in response.text
 
 
+def test_list_rows_show_their_tags_alphabetically(rep, client_for):
+    AccountFactory(name="Aceros del Norte", owner=rep, tags=["norte", "acero"])
+    AccountFactory(name="Botanas Sol", owner=rep, tags=[])
+    response = client_for(rep).get(reverse("accounts:account-list"))
+    rows = {
+        name: row
+        for row in response.text.split("<tr>")
+        for name in ("Aceros del Norte", "Botanas Sol")
+        if name in row
+    }
+    assert rows["Aceros del Norte"].index(">acero<") < rows["Aceros del Norte"].index(">norte<")
+    assert "border tag" not in rows["Botanas Sol"]
+
+
 def test_list_htmx_returns_only_the_results(rep, client_for):
     AccountFactory(name="Aceros del Norte", owner=rep)
     response = client_for(rep).get(
