@@ -9,11 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.selectors import account_by_pk
 from contacts import scoring, selectors, services
 from contacts.forms import ConsentForm, ContactFilterForm, ContactForm
+from contacts.list_rows import render_rows
 from contacts.models import Contact
 from crm.core.concurrency import StaleEdit, edit_status
 from crm.core.forms_utils import client_ip, form_errors_text, owner_and_tags, paginate
 from crm.core.panels import panels_for
 from crm.core.permissions import can_create_records
+from crm.core.roles import can_use
 from crm.core.text import digits, parse_id
 
 ACCOUNT_PANEL_LIMIT = 20
@@ -37,6 +39,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         {
             "filter_form": form,
             "page_obj": page,
+            "rows": render_rows(page.object_list, selectable=can_use(request.user, "campaigns")),
             "can_create": can_create_records(request.user),
             "count_url": reverse("contacts:contact-count"),
             "filter_account": account_by_pk(user=request.user, pk=filters["account"])

@@ -44,7 +44,9 @@ def test_list_and_filters(rep, client_for):
 
 
 def test_list_rows_show_their_tags_alphabetically_and_their_consent(rep, client_for):
-    tagged = ContactFactory(owner=rep, first_name="Ana", last_name="Zapata", tags=["feria", "clientes"])
+    tagged = ContactFactory(
+        owner=rep, first_name="Ana", last_name="Zapata", tags=["feria", "clientes"]
+    )
     ConsentFactory(contact=tagged)
     ContactFactory(owner=rep, first_name="Beto", last_name="Yáñez")
     response = client_for(rep).get(reverse("contacts:contact-list"))

@@ -162,11 +162,16 @@ def fixed_url(url_name: str) -> str:
 def pk_url(url_name: str, pk: int) -> str:
     """`reverse(url_name, args=[pk])` for a URL whose only argument is an id, at the cost of
     one reverse() per process (a reverse() costs ~60 µs, and a list links to each row)."""
+    return kept_pk_url_maker(url_name)(pk)
+
+
+def kept_pk_url_maker(url_name: str) -> Callable[[int], str]:
+    """`pk_url_maker(url_name)`, made once per process (see pk_url): for rows made in Python."""
     key = _reverse_key(url_name)
     maker = _PK_URL_MAKERS.get(key)
     if maker is None:
         maker = _PK_URL_MAKERS[key] = pk_url_maker(url_name)
-    return maker(pk)
+    return maker
 
 
 def _escaped(value) -> str:

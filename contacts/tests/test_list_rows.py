@@ -1,0 +1,79 @@
+"""The contact list's rows made in Python (contacts/list_rows.py) show what the row template
+they replace showed, value for value and escaped the same: data/contact_row_reference.html is
+that template, kept only to compare with."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import override
+
+from contacts import selectors
+from contacts.list_rows import render_rows
+from contacts.models import Consent, Contact
+from contacts.tests.factories import ConsentFactory, ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+REFERENCE = Path(__file__).with_name("data") / "contact_row_reference.html"
+
+
+def _normal(html: str) -> str:
+    """Whitespace between tags and runs of it within text are the template's indentation."""
+    return re.sub(r"\s+", " ", re.sub(r">\s+", ">", re.sub(r"\s+<", "<", html))).strip()
+
+
+def _rows(user, contacts: list[Contact]) -> list[Contact]:
+    found = {
+        row.pk: row
+        for row in selectors.contact_list_rows(user=user).filter(pk__in=[c.pk for c in contacts])
+    }
+    return [found[contact.pk] for contact in contacts]
+
+
+def _variety(rep) -> list[Contact]:
+    """One contact for each way a row can look."""
+    granted = ContactFactory(owner=rep, first_name="Ana", last_name="Zapata", tags=["feria", "vip"])
+    ConsentFactory(contact=granted)
+    withdrawn = ContactFactory(
+        owner=rep, first_name="<b>Beto</b>", last_name="O'Neil & Hijos", job_title="", mobile=""
+    )
+    ConsentFactory(contact=withdrawn, action=Consent.Action.WITHDRAW)
+    alone = ContactFactory(
+        owner=rep, account=None, email="", mobile="", phone="", job_title='Dueña "grande"'
+    )
+    archived = ContactFactory(owner=rep, lifecycle="cliente", lead_score=87)
+    Contact.objects.filter(pk=archived.pk).update(archived_at=timezone.now())
+    return [granted, withdrawn, alone, archived]
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("selectable", [True, False])
+def test_rows_are_the_reference_template_row_for_row(rep, language, selectable):
+    contacts = _rows(rep, _variety(rep))
+    with override(language):
+        made = render_rows(contacts, selectable=selectable)
+        reference = Template(REFERENCE.read_text()).render(
+            Context({"page_obj": contacts, "nav": {"campaigns": selectable}})
+        )
+    expected = [f"<tr>{row}" for row in _normal(reference).split("<tr>")[1:]]
+    assert [_normal(row) for row in made] == expected
+    assert len(made) == 4
+
+
+def test_the_list_page_shows_the_rows_escaped(rep, client_for):
+    ContactFactory(owner=rep, first_name="<script>x</script>", last_name="Ruiz")
+    response = client_for(rep).get(reverse("contacts:contact-list"))
+    assert "&lt;script&gt;x&lt;/script&gt; Ruiz</a>" in response.text
+    assert "<script>x</script>" not in response.text
+    # A rep may not add rows to campaign lists: no box to tick.
+    assert 'form="contact-selection"' not in response.text
+
+
+def test_marketing_can_tick_the_rows(marketing, client_for):
+    contact = ContactFactory()
+    response = client_for(marketing).get(reverse("contacts:contact-list"))
+    assert f'name="contacts" value="{contact.pk}" form="contact-selection"' in response.text
