@@ -145,8 +145,14 @@ _PK_URL_MAKERS: dict[tuple, Callable[[int], str]] = {}
 _FIXED_URLS: dict[tuple, str] = {}
 
 
+def url_context() -> tuple:
+    """All that reverse() and the language of a page depend on: the script prefix, the
+    URLconf and the active language (part of the key of whatever is made once per process)."""
+    return (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, get_language())
+
+
 def _reverse_key(url_name: str) -> tuple:
-    return (url_name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF, get_language())
+    return (url_name, *url_context())
 
 
 def fixed_url(url_name: str) -> str:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.utils import flatatt
 from django.http import HttpRequest
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -61,14 +61,16 @@ class FastSelect(forms.Select):
         final_attrs = self.build_attrs(self.attrs, attrs)
         final_attrs.pop("multiple", None)
         final_attrs["name"] = name
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (key, mark_safe(" selected") if str(key) in selected else "", label)
-                for key, label in self.choices
-            ),
+        options = "".join(
+            html_format(
+                '<option value="{value}"{selected}>{label}</option>',
+                value=key,
+                selected=" selected" if str(key) in selected else "",
+                label=label,
+            )
+            for key, label in self.choices
         )
+        options = mark_safe(options)  # noqa: S308 - each option escaped by html_format
         return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
 
 

@@ -1,4 +1,6 @@
 from django import template
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -13,6 +15,35 @@ register = template.Library()
 def fixed_url(url_name: str) -> str:
     """`{% url %}` for a URL without arguments, reversed once per process (the menu)."""
     return formats.fixed_url(url_name)
+
+
+# The navbar's menu of sections, by what it depends on (see nav_menu).
+_MENUS: dict[tuple, str] = {}
+_MENUS_KEPT = 1000  # role × page × language combinations: a few hundred in practice
+
+
+@register.simple_tag(takes_context=True)
+def nav_menu(context) -> str:
+    """The navbar's sections (partials/nav_menu.html), rendered once per process for each set
+    of what that template reads: the sections the user may use (`nav`), the app and URL name
+    of the page it marks active, the language and the URL prefix. It reads no record and no
+    token, so the same key always gives the same HTML; every page draws it (some 50 links).
+    While DEBUG is on it is drawn each time, so that an edited template shows at once."""
+    nav = context.get("nav") or {}
+    match = getattr(context.get("request"), "resolver_match", None)
+    names = {
+        "app_name": getattr(match, "app_name", ""),
+        "url_name": getattr(match, "url_name", ""),
+    }
+    key = (tuple(sorted(nav.items())), tuple(names.values()), formats.url_context())
+    menu = _MENUS.get(key)
+    if menu is None:
+        menu = render_to_string("partials/nav_menu.html", {"nav": nav, "match": names})
+        if not settings.DEBUG:
+            if len(_MENUS) >= _MENUS_KEPT:
+                _MENUS.clear()
+            _MENUS[key] = menu
+    return menu
 
 
 @register.simple_tag(takes_context=True)

@@ -2,6 +2,7 @@
 
 import pytest
 from django import forms
+from django.utils.translation import gettext_lazy, override
 
 from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, fast_widget
 
@@ -52,3 +53,17 @@ def test_a_filter_bar_keeps_its_values_and_classes():
     )
     assert '<input type="number" name="min_score" value="40" ' in html
     assert '<input type="hidden" name="account" value="7" id="id_account">' in html
+
+
+def test_a_fast_select_escapes_its_options_and_marks_the_chosen_ones():
+    select = FastSelect(
+        attrs={"class": "form-select"},
+        choices=[("", "—"), ("a&b", 'Ana "<b>"'), (3, gettext_lazy("Cliente activo"))],
+    )
+    with override("en"):
+        html = select.render("f", ["3", "a&b"], {"id": "id_f"})
+    assert html == (
+        '<select class="form-select" id="id_f" name="f"><option value="">—</option>'
+        '<option value="a&amp;b" selected>Ana &quot;&lt;b&gt;&quot;</option>'
+        '<option value="3" selected>Active customer</option></select>'
+    )
