@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Contact, Lifecycle
 from crm.core.formats import html_format, kept_pk_url_maker
+from crm.core.models import User
+from crm.core.text import format_phone
 
 ROW = (
     "<tr>{select}"
@@ -92,60 +94,60 @@ class RowLabels:
         )
 
 
-def _phone(contact: Contact) -> SafeString:
-    if contact.mobile:
-        return html_format(LINK, url=f"tel:{contact.mobile}", text=contact.mobile_display)
-    if contact.phone:
-        return html_format(LINK, url=f"tel:{contact.phone}", text=contact.phone_display)
+def _phone(row) -> SafeString:
+    if row.mobile:
+        return html_format(LINK, url=f"tel:{row.mobile}", text=format_phone(row.mobile))
+    if row.phone:
+        return html_format(LINK, url=f"tel:{row.phone}", text=format_phone(row.phone))
     return NONE
 
 
-def render_rows(contacts: list[Contact], *, selectable: bool) -> list[SafeString]:
-    """The `<tr>` of each contact of a page of the list, read by `contact_list_rows` (its
-    columns, `tag_names` and `email_consent`). `selectable`: with the box that adds the row to
-    a static list (whoever may use campaigns)."""
+def render_rows(rows: list, *, selectable: bool) -> list[SafeString]:
+    """The `<tr>` of each row of a page of the list: the named tuples of `contact_list_rows`
+    (its columns, `tag_names` and `email_consent`). `selectable`: with the box that adds the
+    contact to a static list (whoever may use campaigns)."""
     labels = RowLabels.translated()
     contact_url = kept_pk_url_maker("contacts:contact-detail")
     account_url = kept_pk_url_maker("accounts:account-detail")
-    rows = []
-    for contact in contacts:
-        name = contact.full_name
-        account = contact.account
-        owner = contact.owner
-        rows.append(
+    made = []
+    for row in rows:
+        name = Contact.name_of(row.first_name, row.last_name)
+        made.append(
             html_format(
                 ROW,
                 select=html_format(
                     SELECT,
                     label=labels.select,
-                    pk=contact.pk,
+                    pk=row.pk,
                     aria=labels.select_one % {"name": name},
                 )
                 if selectable
                 else "",
                 contact_label=labels.contact,
-                url=contact_url(contact.pk),
+                url=contact_url(row.pk),
                 name=name,
-                archived=labels.archived if contact.archived_at is not None else "",
-                email=contact.email or "",
-                job=html_format(JOB, job=contact.job_title) if contact.job_title else "",
+                archived=labels.archived if row.archived_at is not None else "",
+                email=row.email or "",
+                job=html_format(JOB, job=row.job_title) if row.job_title else "",
                 tags=mark_safe(  # noqa: S308 - each part escaped by html_format
-                    "".join(html_format(TAG, name=tag) for tag in contact.tag_names or ())
+                    "".join(html_format(TAG, name=tag) for tag in row.tag_names or ())
                 ),
                 account_label=labels.account,
-                account=html_format(LINK, url=account_url(account.pk), text=account.name)
-                if account is not None
+                account=html_format(LINK, url=account_url(row.account_id), text=row.account__name)
+                if row.account_id is not None
                 else NONE,
                 stage_label=labels.stage,
-                stage=labels.stages.get(contact.lifecycle, contact.lifecycle),
+                stage=labels.stages.get(row.lifecycle, row.lifecycle),
                 score_label=labels.score,
-                score=contact.lead_score,
+                score=row.lead_score,
                 phone_label=labels.phone,
-                phone=_phone(contact),
+                phone=_phone(row),
                 consent_label=labels.consent,
-                consent=labels.consents.get(contact.email_consent, labels.consents[None]),
+                consent=labels.consents.get(row.email_consent, labels.consents[None]),
                 owner_label=labels.owner,
-                owner=str(owner) if owner is not None else "",
+                owner=User.name_of(
+                    row.owner__first_name, row.owner__last_name, row.owner__username
+                ),
             )
         )
-    return rows
+    return made

@@ -222,7 +222,12 @@ class Contact(TimeStampedModel, AddressModel):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return self.name_of(self.first_name, self.last_name)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str) -> str:
+        """The full name from the columns alone: for rows read without the model."""
+        return f"{first_name} {last_name}".strip()
 
     @property
     def is_archived(self) -> bool:

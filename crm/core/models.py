@@ -86,7 +86,13 @@ class User(ChoiceLabelsMixin, AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return self.name_of(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str, username: str) -> str:
+        """How a user is named (str(user)), from the columns alone: for rows read without
+        the model."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def is_admin_role(self) -> bool:
