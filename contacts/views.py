@@ -27,7 +27,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     page = paginate(
         request,
-        selectors.contact_list(user=request.user, filters=filters),
+        selectors.contact_filtered(user=request.user, filters=filters),
         rows=selectors.contact_list_rows(user=request.user),
     )
     template = "contacts/contact_list.html"
@@ -53,7 +53,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 def contact_count(request: HttpRequest) -> HttpResponse:
     """The total of the list with these filters, loaded after the page (see ListPage)."""
     form = ContactFilterForm(request.GET or None)
-    count = selectors.contact_list(user=request.user, filters=form.filters()).count()
+    count = selectors.contact_filtered(user=request.user, filters=form.filters()).count()
     return render(request, "partials/list_count.html", {"count": count})
 
 

@@ -11,6 +11,7 @@ from contacts.selectors import (
     contact_detail,
     contact_duplicates,
     contact_editable,
+    contact_filtered,
     contact_history,
     contact_list,
     contacts_of_account,
@@ -255,3 +256,34 @@ def test_history_shows_what_changed(rep):
         "Lead",
         "SQL (calificado por ventas)",
     )
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"sort": "-score"},
+        {"sort": "account"},
+        {"consent": "grant"},
+        {"tags": ["feria"]},
+        {"archived": True},
+        {"q": "ana"},
+        {"lifecycle": [Lifecycle.MQL], "min_score": 20},
+    ],
+)
+def test_the_list_pages_ids_come_from_the_same_contacts_in_the_same_order(rep, filters):
+    for i, name in enumerate(["Ana", "Beto", "Ana María", "Carla", "Dora"]):
+        contact = ContactFactory(
+            owner=rep,
+            first_name=name,
+            last_name=f"Ruiz {i % 2}",
+            lead_score=10 * i,
+            lifecycle=Lifecycle.MQL if i % 2 else Lifecycle.LEAD,
+            tags=["feria"] if i < 3 else [],
+            archived_at=timezone.now() if i == 4 else None,
+        )
+        if i % 3 == 0:
+            ConsentFactory(contact=contact)
+    ids = list(contact_filtered(user=rep, filters=filters).values_list("pk", flat=True))
+    assert ids == [contact.pk for contact in contact_list(user=rep, filters=filters)]
+    assert ids

@@ -15,6 +15,7 @@ from taggit.forms import TagField
 from taggit.models import Tag
 
 from crm.core.formats import html_format
+from crm.core.models import User
 from crm.core.permissions import sales_users
 from crm.core.text import MAX_ID, parse_id
 
@@ -72,6 +73,25 @@ class FastSelect(forms.Select):
         )
         options = mark_safe(options)  # noqa: S308 - each option escaped by html_format
         return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
+class UserNameChoiceIterator(forms.models.ModelChoiceIterator):
+    """The options of a select of users from their names alone (User.name_of, what str(user)
+    gives): no User object per option."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        names = self.queryset.values_list("pk", "first_name", "last_name", "username")
+        for pk, first_name, last_name, username in names:
+            yield (pk, User.name_of(first_name, last_name, username))
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    """A user chosen among `queryset` (still cleaned to the User), its options drawn from the
+    names alone: the owner filter is on every list page and every keystroke of live filtering."""
+
+    iterator = UserNameChoiceIterator
 
 
 class FastInputMixin:
@@ -252,7 +272,7 @@ class ListFilterForm(forms.Form):
     TEXT_FIELDS = ("q", "tag", "city", "region")
 
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
-    owner = forms.ModelChoiceField(
+    owner = UserChoiceField(
         label=_("Responsable"),
         queryset=None,
         required=False,
@@ -268,9 +288,7 @@ class ListFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only what the option's label (the user's name) needs: the select is drawn on every
-        # list page and every keystroke of live filtering.
-        self.fields["owner"].queryset = sales_users().only("first_name", "last_name", "username")
+        self.fields["owner"].queryset = sales_users()
         for name in self.TEXT_FIELDS:
             self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
         self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})

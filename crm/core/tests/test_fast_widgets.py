@@ -5,6 +5,8 @@ from django import forms
 from django.utils.translation import gettext_lazy, override
 
 from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, fast_widget
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
 
 
 @pytest.mark.parametrize(
@@ -67,3 +69,19 @@ def test_a_fast_select_escapes_its_options_and_marks_the_chosen_ones():
         '<option value="a&amp;b" selected>Ana &quot;&lt;b&gt;&quot;</option>'
         '<option value="3" selected>Active customer</option></select>'
     )
+
+
+@pytest.mark.django_db
+def test_the_owner_filter_names_the_sales_users_and_cleans_to_one(django_assert_num_queries):
+    ana = UserFactory(first_name="Ana", last_name="Ruiz", role=Role.VENDEDOR)
+    nameless = UserFactory(first_name="", last_name="", username="z.sin.nombre", role=Role.GERENTE)
+    UserFactory(first_name="Sofía", last_name="Soporte", role=Role.SOPORTE)
+    UserFactory(first_name="Ex", last_name="Vendedor", role=Role.VENDEDOR, is_active=False)
+    form = _Filters({"owner": str(nameless.pk)})
+    assert form.filters()["owner"] == nameless  # as the list does, before drawing the bar
+    with django_assert_num_queries(1):
+        html = str(form["owner"])
+    assert html.count("<option") == 3
+    assert f'<option value="{ana.pk}">Ana Ruiz</option>' in html
+    assert f'<option value="{nameless.pk}" selected>z.sin.nombre</option>' in html
+    assert "Sofía" not in html and "Ex Vendedor" not in html
