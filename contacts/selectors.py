@@ -113,7 +113,7 @@ LIST_ROW_FIELDS = (
 
 
 def contact_list_rows(*, user: User) -> QuerySet:
-    """The rows of a page of the contact list, read by id after `contact_list` found the page's
+    """The rows of a page of the contact list, read by id after `contact_filtered` found the page's
     ids (crm.core.forms_utils.paginate): the columns the row shows, its tags' names and its
     email consent in one query, as named tuples (LIST_ROW_FIELDS, `email_consent`,
     `tag_names`). Not models: a page's 25 contacts with their accounts and owners made 75 of

@@ -75,10 +75,8 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)
 def format_phone(e164: str) -> str:
-    """The stored E.164 number as people write it ("+52 55 1234 5678"); kept per number, as
-    parsing one costs more than the rest of a list row."""
+    """The stored E.164 number as people write it ("+52 55 1234 5678")."""
     if not e164:
         return ""
     try:
