@@ -143,7 +143,7 @@ def test_the_503_page_has_the_policy_and_a_stylesheet_served_without_the_databas
     def database_gone(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(contact_selectors, "contact_list", database_gone)
+    monkeypatch.setattr(contact_selectors, "contact_filtered", database_gone)
     response = client.get(reverse("contacts:contact-list"))
     assert response.status_code == 503
     assert_strict_headers(response)

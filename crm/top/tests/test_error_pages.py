@@ -22,7 +22,7 @@ def test_a_database_that_cannot_be_reached_answers_503_with_retry_after(
 ):
     client = client_for(rep)
     client.raise_request_exception = False
-    monkeypatch.setattr(contact_selectors, "contact_list", _database_gone)
+    monkeypatch.setattr(contact_selectors, "contact_filtered", _database_gone)
     response = client.get(reverse("contacts:contact-list"))
     assert response.status_code == 503
     assert response["Retry-After"] == "10"
@@ -36,7 +36,7 @@ def test_a_database_that_cannot_be_reached_answers_503_with_retry_after(
 def test_any_other_error_is_still_the_500_page(client_for, rep, monkeypatch):
     client = client_for(rep)
     client.raise_request_exception = False
-    monkeypatch.setattr(contact_selectors, "contact_list", _bug)
+    monkeypatch.setattr(contact_selectors, "contact_filtered", _bug)
     response = client.get(reverse("contacts:contact-list"))
     assert response.status_code == 500
     assert "Algo salió mal" in response.content.decode()
