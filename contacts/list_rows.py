@@ -11,6 +11,7 @@ around the rows; the markup of a row is the one the tests and crm.css know: keep
 
 from dataclasses import dataclass
 
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -71,18 +72,15 @@ class RowLabels:
 
     @classmethod
     def translated(cls) -> "RowLabels":
-        def label(text: str) -> SafeString:
-            return html_format("{text}", text=text)
-
         return cls(
-            contact=label(_("Contacto")),
-            account=label(_("Cuenta")),
-            stage=label(_("Etapa")),
-            score=label(_("Puntos")),
-            phone=label(_("Teléfono")),
-            consent=label(_("Consentimiento")),
-            owner=label(_("Responsable")),
-            select=label(_("Seleccionar")),
+            contact=escape(_("Contacto")),
+            account=escape(_("Cuenta")),
+            stage=escape(_("Etapa")),
+            score=escape(_("Puntos")),
+            phone=escape(_("Teléfono")),
+            consent=escape(_("Consentimiento")),
+            owner=escape(_("Responsable")),
+            select=escape(_("Seleccionar")),
             select_one=_("Seleccionar a %(name)s"),
             archived=html_format(ARCHIVED, label=_("Archivado")),
             stages={value: str(name) for value, name in Lifecycle.choices},

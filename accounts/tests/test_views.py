@@ -4,7 +4,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
-from crm.core.tests.pages import form_values, loaded_version
+from crm.core.tests.pages import form_values, loaded_version, rows_naming
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +40,7 @@ def test_list_rows_show_their_tags_alphabetically(rep, client_for):
     AccountFactory(name="Aceros del Norte", owner=rep, tags=["norte", "acero"])
     AccountFactory(name="Botanas Sol", owner=rep, tags=[])
     response = client_for(rep).get(reverse("accounts:account-list"))
-    rows = {
-        name: row
-        for row in response.text.split("<tr>")
-        for name in ("Aceros del Norte", "Botanas Sol")
-        if name in row
-    }
+    rows = rows_naming(response.text, "Aceros del Norte", "Botanas Sol")
     assert rows["Aceros del Norte"].index(">acero<") < rows["Aceros del Norte"].index(">norte<")
     assert "border tag" not in rows["Botanas Sol"]
 

@@ -5,7 +5,7 @@ from accounts.tests.factories import AccountFactory
 from contacts import services
 from contacts.models import Consent, Contact
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.core.tests.pages import form_values
+from crm.core.tests.pages import form_values, rows_naming
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +50,7 @@ def test_list_rows_show_their_tags_alphabetically_and_their_consent(rep, client_
     ConsentFactory(contact=tagged)
     ContactFactory(owner=rep, first_name="Beto", last_name="Yáñez")
     response = client_for(rep).get(reverse("contacts:contact-list"))
-    rows = {
-        name: row
-        for row in response.text.split("<tr>")
-        for name in ("Ana Zapata", "Beto Yáñez")
-        if name in row
-    }
+    rows = rows_naming(response.text, "Ana Zapata", "Beto Yáñez")
     assert rows["Ana Zapata"].index(">clientes<") < rows["Ana Zapata"].index(">feria<")
     assert "Sí" in rows["Ana Zapata"] and "Sin registro" in rows["Beto Yáñez"]
     assert "border tag" not in rows["Beto Yáñez"]

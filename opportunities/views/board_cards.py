@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from crm.core.formats import (
     grouped_integer_formatter,
     html_format,
-    pk_url_maker,
+    kept_pk_url_maker,
     short_date_formatter,
 )
 from opportunities.models import Opportunity
@@ -68,8 +68,8 @@ def render_cards(
     cards: list[Opportunity], *, currency: str, show_owner: bool, labels: CardLabels
 ) -> None:
     """Give each card its `html` (and its `url`), for the board and a move's answer."""
-    detail_url = pk_url_maker("opportunities:opportunity-detail")
-    move_url = pk_url_maker("opportunities:opportunity-move")
+    detail_url = kept_pk_url_maker("opportunities:opportunity-detail")
+    move_url = kept_pk_url_maker("opportunities:opportunity-move")
     grouped = grouped_integer_formatter()
     short_date = short_date_formatter()
     today = timezone.localdate()

@@ -49,6 +49,11 @@ def form_values(html: str) -> dict[str, str]:
     return parser.values
 
 
+def rows_naming(html: str, *names: str) -> dict[str, str]:
+    """The table row (`<tr>` to the next) of a list page in which each of `names` shows."""
+    return {name: row for row in html.split("<tr>") for name in names if name in row}
+
+
 def loaded_version(client, url: str) -> str:
     """The version an edit page carries (crm.core.concurrency): what its form posts back."""
     return form_values(client.get(url).text)["version"]
