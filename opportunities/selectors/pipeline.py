@@ -6,7 +6,7 @@ all, support and marketing nothing), applied here and nowhere else.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
@@ -174,7 +174,7 @@ class BoardColumn:
     total: Decimal = Decimal("0")
     # Amounts whose currency has no rate: summed apart and shown as such, never converted.
     unconverted: dict[str, Decimal] = field(default_factory=dict)
-    cards: list[Opportunity] = field(default_factory=list)
+    cards: list["Card"] = field(default_factory=list)
 
     @property
     def weighted(self) -> Decimal:
@@ -213,13 +213,60 @@ CARD_FIELDS = (
     "closed_at",
     "stage_id",
     "account__name",
-    "owner__username",
     "owner__first_name",
     "owner__last_name",
+    "owner__username",
 )
 
 
-def _card_order_key(card: Opportunity) -> tuple:
+@dataclass(slots=True)
+class Card:
+    """A deal as a card of the board shows it: the columns of CARD_FIELDS, not a model.
+
+    A board reads up to 120 deals; as models with their accounts and owners they were 360
+    objects, whose construction cost more than their query. `amount_company` (with_company_amounts),
+    `stage` (the column's), `url` and `html` (opportunities/views/board_cards.py) are set
+    after.
+    """
+
+    pk: int
+    name: str
+    amount: Decimal
+    currency: str
+    expected_close_date: date
+    closed_at: datetime | None
+    stage_id: int
+    account_name: str
+    owner_name: str
+    amount_company: Decimal | None = None
+    stage: Stage | None = None
+    url: str = ""
+    html: str = ""
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "Card":
+        """From a row of CARD_FIELDS."""
+        *deal, account_name, first_name, last_name, username = row
+        return cls(*deal, account_name, User.name_of(first_name, last_name, username))
+
+    @classmethod
+    def of(cls, opportunity: Opportunity) -> "Card":
+        """From a deal read as a model (a move's answer shows the moved card)."""
+        return cls(
+            pk=opportunity.pk,
+            name=opportunity.name,
+            amount=opportunity.amount,
+            currency=opportunity.currency,
+            expected_close_date=opportunity.expected_close_date,
+            closed_at=opportunity.closed_at,
+            stage_id=opportunity.stage_id,
+            account_name=opportunity.account.name,
+            owner_name=str(opportunity.owner),
+            stage=opportunity.stage,
+        )
+
+
+def _card_order_key(card: Card) -> tuple:
     """The column's order in Python: closed deals newest first, then by close date and id."""
     closed = card.closed_at
     return (
@@ -230,7 +277,7 @@ def _card_order_key(card: Opportunity) -> tuple:
     )
 
 
-def _first_cards(qs: QuerySet[Opportunity], stages: list[Stage], limit: int) -> list[Opportunity]:
+def _first_cards(qs: QuerySet[Opportunity], stages: list[Stage], limit: int) -> list[Card]:
     """The first `limit` cards of each column, in one query.
 
     Where the database takes ordered, limited parts in a UNION ALL (PostgreSQL): one bounded
@@ -243,20 +290,24 @@ def _first_cards(qs: QuerySet[Opportunity], stages: list[Stage], limit: int) -> 
         F("expected_close_date").asc(),
         F("id").asc(),
     )
-    cards = qs.select_related("account", "owner").only(*CARD_FIELDS)
     if not stages:
         return []
     if connections[qs.db].features.supports_slicing_ordering_in_compound:
-        parts = [cards.filter(stage=stage).order_by(*order)[:limit] for stage in stages]
+        parts = [
+            qs.filter(stage=stage).order_by(*order).values_list(*CARD_FIELDS)[:limit]
+            for stage in stages
+        ]
         # UNION ALL promises no order between or within its parts: sorted again here.
         rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-        return sorted(rows, key=_card_order_key)
-    return list(
-        cards.filter(stage__in=stages)
+        return sorted(map(Card.from_row, rows), key=_card_order_key)
+    rows = (
+        qs.filter(stage__in=stages)
         .annotate(row_number=Window(RowNumber(), partition_by=[F("stage_id")], order_by=order))
         .filter(row_number__lte=limit)
         .order_by("stage_id", "row_number")
+        .values_list(*CARD_FIELDS)
     )
+    return list(map(Card.from_row, rows))
 
 
 def board(

@@ -197,6 +197,32 @@ def test_a_move_by_htmx_answers_the_card_and_the_new_totals(client_for, rep):
     assert StageChange.objects.get(opportunity=deal).by == rep
 
 
+def _card(html: str, deal) -> str:
+    return re.search(rf'<article [^>]*id="card-{deal.pk}".*?</article>', html, re.S).group(0)
+
+
+def test_a_card_shows_its_deal_account_and_owner_escaped(client_for, manager, rep):
+    rep.first_name, rep.last_name = "Lucía", "Ortega <b>"
+    rep.save()
+    deal = OpportunityFactory(
+        owner=rep, name="Renovación <Acme>", account__name="Ferretería «El Clavo» & Hijos"
+    )
+    card = _card(client_for(manager).get(reverse("opportunities:board")).content.decode(), deal)
+    assert ">Renovación &lt;Acme&gt;</a>" in card
+    assert ">Ferretería «El Clavo» &amp; Hijos</div>" in card
+    assert "</i> Lucía Ortega &lt;b&gt;</div>" in card  # a manager sees whose deal it is
+    rep_card = _card(client_for(rep).get(reverse("opportunities:board")).content.decode(), deal)
+    assert "Lucía Ortega" not in rep_card
+
+
+def test_the_card_a_move_answers_is_the_card_the_board_then_shows(client_for, manager, rep, rates):
+    deal = OpportunityFactory(owner=rep, amount=Decimal("100"), currency="USD")
+    client = client_for(manager)
+    moved = _card(_move(client, deal, "Calificación").content.decode(), deal)
+    assert moved == _card(client.get(reverse("opportunities:board")).content.decode(), deal)
+    assert "1\xa0750 MXN" in moved and "100 USD" in moved
+
+
 def test_lost_without_reason_is_refused_and_the_card_keeps_its_stage(client_for, rep):
     deal = OpportunityFactory(owner=rep)
     response = _move(client_for(rep), deal, "Perdida")

@@ -20,7 +20,7 @@ from crm.core.formats import (
     kept_pk_url_maker,
     short_date_formatter,
 )
-from opportunities.models import Opportunity
+from opportunities.selectors.pipeline import Card
 
 CARD = (
     '<article class="card board-card{state}" id="card-{pk}" data-card-id="{pk}"'
@@ -64,9 +64,7 @@ class CardLabels:
         )
 
 
-def render_cards(
-    cards: list[Opportunity], *, currency: str, show_owner: bool, labels: CardLabels
-) -> None:
+def render_cards(cards: list[Card], *, currency: str, show_owner: bool, labels: CardLabels) -> None:
     """Give each card its `html` (and its `url`), for the board and a move's answer."""
     detail_url = kept_pk_url_maker("opportunities:opportunity-detail")
     move_url = kept_pk_url_maker("opportunities:opportunity-move")
@@ -101,12 +99,12 @@ def render_cards(
             move_url=move_url(card.pk),
             url=card.url,
             name=card.name,
-            account=card.account.name,
+            account=card.account_name,
             amount=amount,
             close_class="text-danger" if late else "text-body-secondary",
             close_label=labels.close,
             close=short_date(card.expected_close_date),
-            owner=html_format(OWNER, label=labels.owner, owner=str(card.owner))
+            owner=html_format(OWNER, label=labels.owner, owner=card.owner_name)
             if show_owner
             else "",
             move=labels.move_title,

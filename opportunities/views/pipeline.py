@@ -82,7 +82,7 @@ def _list_query(filters: dict, **extra) -> str:
     return urlencode({k: str(v) for k, v in query.items()})
 
 
-def _card_context(board: selectors.Board, cards: list[Opportunity], *, show_owner: bool) -> dict:
+def _card_context(board: selectors.Board, cards: list[selectors.Card], *, show_owner: bool) -> dict:
     """What every card of the board shares, made once, and each card's HTML (board_cards)."""
     labels = CardLabels.translated()
     render_cards(cards, currency=board.currency, show_owner=show_owner, labels=labels)
@@ -127,19 +127,20 @@ def _move_response(
     form = BoardFilterForm(request.POST, user=request.user)
     filters = form.filters()
     opportunity = selectors.opportunity_list(user=request.user).get(pk=opportunity.pk)
-    selectors.with_company_amounts([opportunity])
+    card = selectors.Card.of(opportunity)
+    selectors.with_company_amounts([card])
     data = selectors.board(
         user=request.user,
         pipeline=opportunity.pipeline,
         filters=filters,
         with_cards=False,
     )
-    cards = _card_context(data, [opportunity], show_owner=form.show_owner)
+    cards = _card_context(data, [card], show_owner=form.show_owner)
     return render(
         request,
         "opportunities/pipeline/move_result.html",
         {
-            "card": opportunity,
+            "card": card,
             "board": data,
             "error": error,
             "moved_to": opportunity.stage if not error else None,
