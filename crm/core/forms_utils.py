@@ -56,9 +56,8 @@ class FastSelect(forms.Select):
     """
 
     def render(self, name, value, attrs=None, renderer=None):
-        if not isinstance(value, list | tuple):
-            value = [value]
-        selected = {str(v) for v in value if v not in (None, "")}
+        # As Django marks them (Select.format_value): nothing chosen marks the empty option.
+        selected = set(self.format_value(value))
         final_attrs = self.build_attrs(self.attrs, attrs)
         final_attrs.pop("multiple", None)
         final_attrs["name"] = name

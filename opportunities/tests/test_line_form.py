@@ -1,0 +1,60 @@
+"""The line form of a deal's sheet, drawn in Python (FastSelect, FastNumberInput): the same
+markup Django's widget templates give, empty, bound to a line and with errors."""
+
+from decimal import Decimal
+
+import pytest
+from django import forms
+from django.test.html import parse_html
+
+from crm.core.forms_utils import FastNumberInput, FastSelect
+from opportunities.forms.pipeline import LineItemForm
+from opportunities.models import LineItem
+from opportunities.tests.factories import OpportunityFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _plain(widget: forms.Widget) -> forms.Widget:
+    """The Django widget the fast one stands for, with the same attributes and options."""
+    if isinstance(widget, FastSelect):
+        return forms.Select(attrs=widget.attrs, choices=widget.choices)
+    if isinstance(widget, FastNumberInput):
+        return forms.NumberInput(attrs=widget.attrs)
+    return widget
+
+
+def _tags(html: str):
+    """The markup as elements and attributes, whatever their order (Django's own parser)."""
+    return parse_html(html)
+
+
+def test_the_line_form_draws_the_markup_of_djangos_widgets(rep):
+    ProductFactory(name='Póliza "Oro" <anual> & soporte', price=Decimal("1200"))
+    chosen = ProductFactory(name="Licencia", sku="SKU-00001", price=Decimal("99.50"))
+    deal = OpportunityFactory(owner=rep)
+    line = LineItem.objects.create(
+        opportunity=deal,
+        product=chosen,
+        description="Licencia",
+        quantity=Decimal("3"),
+        unit_price=Decimal("99.50"),
+        discount_pct=Decimal("0"),
+        tax_rate=Decimal("16"),
+    )
+    forms_drawn = [
+        LineItemForm(),
+        LineItemForm(instance=line, prefix=f"line-{line.pk}"),
+        LineItemForm({"product": str(chosen.pk), "quantity": "-1", "unit_price": "x"}),
+    ]
+    assert not forms_drawn[2].is_valid()
+    fast = 0
+    for form in forms_drawn:
+        for field in form:
+            plain = _plain(field.field.widget)
+            fast += plain is not field.field.widget
+            assert _tags(field.as_widget()) == _tags(field.as_widget(widget=plain)), field.name
+    assert fast == 3 * 5  # the product and the four amounts, in each of the three forms
+    html = str(forms_drawn[1]["product"])
+    assert f'<option value="{chosen.pk}" selected>Licencia (SKU-00001)</option>' in html
+    assert "Póliza &quot;Oro&quot; &lt;anual&gt; &amp; soporte" in html
