@@ -7,5 +7,11 @@ class UserBackend(ModelBackend):
     every page, which would otherwise cost one query per request."""
 
     def get_user(self, user_id):
-        user = get_user_model().objects.select_related("team").filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        # get(), as ModelBackend does, not first(): first() would order by the model's
+        # ordering (names), compiled and sorted on every request for a single row.
+        UserModel = get_user_model()
+        try:
+            user = UserModel._default_manager.select_related("team").get(pk=user_id)
+        except UserModel.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
