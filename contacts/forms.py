@@ -17,7 +17,14 @@ from contacts.models import (
 )
 from contacts.scoring import PROFILE_CHOICES, clean_rule_values
 from crm.core.concurrency import VersionedFormMixin
-from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, TagsField, multi_choice
+from crm.core.forms_utils import (
+    FastSelect,
+    FastTextInput,
+    IdField,
+    ListFilterForm,
+    TagsField,
+    multi_choice,
+)
 from crm.core.models import Country, User
 from crm.core.permissions import assignable_owners
 from crm.core.text import format_phone
@@ -172,11 +179,26 @@ class ContactFilterForm(ListFilterForm):
         self.fields["archived"].label = _("Archivados")
 
 
+# The consent form is on every contact's sheet (contacts/_consent_fields.html): its widgets are
+# drawn in Python with the classes crispy gave them (crm.core.forms_utils).
+_CONSENT_SELECT = {"class": "select form-select"}
+_CONSENT_TEXT = {"class": "textinput form-control"}
+
+
 class ConsentForm(forms.Form):
-    channel = forms.ChoiceField(label=_("Canal"), choices=Consent.Channel.choices)
-    action = forms.ChoiceField(label=_("Acción"), choices=Consent.Action.choices)
+    channel = forms.ChoiceField(
+        label=_("Canal"),
+        choices=Consent.Channel.choices,
+        widget=FastSelect(attrs=_CONSENT_SELECT),
+    )
+    action = forms.ChoiceField(
+        label=_("Acción"),
+        choices=Consent.Action.choices,
+        widget=FastSelect(attrs=_CONSENT_SELECT),
+    )
     source = forms.ChoiceField(
         label=_("Cómo se obtuvo"),
+        widget=FastSelect(attrs=_CONSENT_SELECT),
         choices=[
             (Consent.Source.PHONE, Consent.Source.PHONE.label),
             (Consent.Source.IN_PERSON, Consent.Source.IN_PERSON.label),
@@ -184,14 +206,24 @@ class ConsentForm(forms.Form):
             (Consent.Source.STAFF, Consent.Source.STAFF.label),
         ],
     )
-    legal_basis = forms.ChoiceField(label=_("Base legal"), choices=Consent.LegalBasis.choices)
+    legal_basis = forms.ChoiceField(
+        label=_("Base legal"),
+        choices=Consent.LegalBasis.choices,
+        widget=FastSelect(attrs=_CONSENT_SELECT),
+    )
     text_version = forms.CharField(
         label=_("Versión del aviso mostrado"),
         max_length=50,
         required=False,
         help_text=_("Por ejemplo, «aviso de privacidad v3»."),
+        widget=FastTextInput(attrs=_CONSENT_TEXT),
     )
-    note = forms.CharField(label=_("Nota"), max_length=300, required=False)
+    note = forms.CharField(
+        label=_("Nota"),
+        max_length=300,
+        required=False,
+        widget=FastTextInput(attrs=_CONSENT_TEXT),
+    )
 
 
 # --- Lead scoring rules (contacts.scoring) ---------------------------------------------------
