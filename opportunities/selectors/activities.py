@@ -165,7 +165,7 @@ class Agenda:
     offsets: dict[str, int] = field(default_factory=dict)
 
 
-# What an agenda line shows (parts.html#agenda-item and the week's cells), nothing more.
+# What an agenda line shows (views/agenda_items.py and the week's cells), nothing more.
 AGENDA_FIELDS = (
     "kind",
     "status",

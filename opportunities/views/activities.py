@@ -27,6 +27,7 @@ from opportunities.permissions import can_sell
 from opportunities.selectors import activities as selectors
 from opportunities.selectors.pipeline import opportunity_list
 from opportunities.services import activities as services
+from opportunities.views.agenda_items import agenda_item_maker
 
 QUICK_KINDS = [
     (ActivityKind.VISIT, "bi-geo-alt"),
@@ -427,7 +428,8 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             if request.htmx:
                 activity = selectors.activity_detail(user=request.user, pk=activity.pk)
-                response = render(request, parts + "#agenda-item", {"activity": activity})
+                # The agenda's item, done (its links and hour as the agenda draws them).
+                response = HttpResponse(agenda_item_maker()(activity, show_date=False))
                 response["HX-Trigger"] = "activity-logged"
                 return response
             messages.success(request, _("Actividad marcada como hecha."))

@@ -13,7 +13,6 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.core.formats import clock_time, pk_url_maker, weekday_date_formatter
 from crm.core.models import User
 from crm.core.text import parse_id
 from opportunities.forms.activities import AgendaOwnerForm
@@ -21,23 +20,16 @@ from opportunities.models import Activity, CalendarFeed
 from opportunities.selectors import activities as selectors
 from opportunities.services import activities as services
 from opportunities.views.activities import T, _require_seller
+from opportunities.views.agenda_items import agenda_item_maker
 
 
-def _agenda_rows(*buckets: list[Activity]) -> None:
-    """Give the agenda's rows their links and local times, made once per page, not per row."""
-    activity_url = pk_url_maker("opportunities:activity-detail")
-    complete_url = pk_url_maker("opportunities:activity-complete")
-    contact_url = pk_url_maker("contacts:contact-detail")
-    account_url = pk_url_maker("accounts:account-detail")
-    day_text = weekday_date_formatter()
-    for rows in buckets:
+def _agenda_rows(*buckets: tuple[list[Activity], bool]) -> None:
+    """Give the agenda's rows their `html` (opportunities/views/agenda_items.py), each bucket's
+    with or without the day above the hour."""
+    make = agenda_item_maker()
+    for rows, show_date in buckets:
         for activity in rows:
-            activity.url = activity_url(activity.pk)
-            activity.complete_url = complete_url(activity.pk)
-            activity.contact_url = contact_url(activity.contact_id) if activity.contact_id else ""
-            activity.account_url = account_url(activity.account_id) if activity.account_id else ""
-            activity.day_text = day_text(activity.when)
-            activity.time_text = clock_time(activity.when)
+            activity.html = make(activity, show_date=show_date)
 
 
 def _agenda_owner(request: HttpRequest) -> tuple[User, AgendaOwnerForm | None]:
@@ -85,7 +77,7 @@ def agenda(request: HttpRequest) -> HttpResponse:
         )
         name = next(key for key, value in AGENDA_BUCKETS.items() if value == bucket)
         rows = agenda.today_items if bucket == "today" else getattr(agenda, bucket)
-        _agenda_rows(rows)
+        _agenda_rows((rows, bucket != "today"))
         return render(
             request,
             T + "agenda.html#bucket-rows",
@@ -94,14 +86,13 @@ def agenda(request: HttpRequest) -> HttpResponse:
                 "more": getattr(agenda, f"{bucket}_more"),
                 "bucket": name,
                 "next": offsets[bucket] + selectors.AGENDA_LIMITS[bucket],
-                "show_date": bucket != "today",
                 "base_query": base_query,
             },
         )
     feed = services.calendar_feed_get_or_create(user=request.user)
     feed_url = request.build_absolute_uri(reverse("opportunities:calendar-feed", args=[feed.token]))
     agenda = selectors.agenda(user=request.user, owner=owner, day=day, offsets=offsets)
-    _agenda_rows(agenda.overdue, agenda.today_items, agenda.week)
+    _agenda_rows((agenda.overdue, True), (agenda.today_items, False), (agenda.week, True))
     return render(
         request,
         T + "agenda.html",
