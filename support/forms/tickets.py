@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account
 from contacts.models import Contact
 from crm.core.concurrency import VersionedFormMixin
-from crm.core.forms_utils import FastSelect, IdField, multi_choice
+from crm.core.forms_utils import FastDateInput, FastSelect, IdField, fast_widget, multi_choice
 from crm.core.models import User
 from crm.core.text import parse_id
 from crm.core.widgets import RecordPicker
@@ -50,7 +50,7 @@ def _agent_label(user: User) -> str:
 
 
 def _date_input() -> forms.DateInput:
-    return forms.DateInput(
+    return FastDateInput(
         attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"
     )
 
@@ -264,6 +264,10 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The search box and the hidden ids drawn in Python (crm.core.forms_utils), as the
+        # selects and dates are: the bar is redrawn on every keystroke of live filtering.
+        for field in self.fields.values():
+            field.widget = fast_widget(field.widget)
         self.fields["q"].widget.attrs.update(
             {
                 "class": "form-control form-control-sm",

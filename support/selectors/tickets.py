@@ -219,10 +219,33 @@ def ticket_history(*, ticket: Ticket) -> QuerySet[StatusChange]:
     return ticket.status_changes.select_related("actor").order_by("at", "id")
 
 
-def ticket_rows(*, user: User) -> QuerySet[Ticket]:
+# What a row of the queues shows (support/views/ticket_rows.py), and its SLA flags read.
+LIST_ROW_FIELDS = (
+    "pk",
+    "number",
+    "subject",
+    "priority",
+    "status",
+    "created_at",
+    "first_response_at",
+    *sla.SLA_FIELDS,
+    "account__name",
+    "contact_id",
+    "contact__first_name",
+    "contact__last_name",
+    "assignee_id",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+)
+
+
+def ticket_rows(*, user: User) -> QuerySet:
     """The tickets the user sees, with what a row of the list shows: the page's rows are read
-    by id from here, without testing the list's text filter a second time."""
-    return ticket_base(user=user).select_related("account", "contact", "assignee")
+    by id from here, without testing the list's text filter a second time. Named tuples
+    (LIST_ROW_FIELDS), not models: a page's 25 tickets with their accounts, contacts and
+    assignees made up to 100 of them, for a dozen columns (as contacts' `contact_list_rows`)."""
+    return ticket_base(user=user).values_list(*LIST_ROW_FIELDS, named=True)
 
 
 def tickets_by_ids(*, user: User, ids) -> QuerySet[Ticket]:

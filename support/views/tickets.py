@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +17,6 @@ from accounts.selectors import account_by_pk, account_list
 from contacts.models import Contact
 from contacts.selectors import contact_base
 from crm.core.concurrency import StaleEdit, edit_status
-from crm.core.formats import datetime_formatter, pk_url_maker
 from crm.core.forms_utils import add_service_errors, form_errors_text, paginate, safe_next
 from crm.core.text import parse_id
 from support.forms.tickets import (
@@ -42,6 +40,7 @@ from support.permissions import (
 )
 from support.selectors import tickets as selectors
 from support.services import tickets as services
+from support.views.ticket_rows import render_rows
 
 T = "support/tickets/"
 PICKER_LIMIT = 10
@@ -111,8 +110,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         selectors.ticket_list(user=request.user, queue=queue, filters=filters, now=now),
         rows=selectors.ticket_rows(user=request.user),
     )
-    page.object_list = selectors.with_sla_flags(page.object_list, now)
-    _list_rows(page.object_list)
     can_work = can_work_tickets(request.user)
     agents = list(support_agents().order_by("first_name", "last_name")) if can_work else []
     if can_work:
@@ -131,6 +128,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         {
             "filter_form": form,
             "page_obj": page,
+            "rows": render_rows(page.object_list, now=now, selectable=can_work),
             "queue": queue,
             "queues": queues,
             "count_url": reverse("support:ticket-list-count"),
@@ -151,26 +149,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "now": now,
         },
     )
-
-
-def _list_rows(tickets: list[Ticket]) -> None:
-    """Each row's link, dates and badges, made once per page instead of once per row.
-
-    The badges depend only on the priority or the status, so each is rendered once per value;
-    links and dates come from crm.core.formats (the `url` tag and `date` filter were most of a row).
-    """
-    url_for = pk_url_maker("support:ticket-detail")
-    when = datetime_formatter()
-    badges: dict[tuple[str, str], str] = {}
-    for ticket in tickets:
-        ticket.url = url_for(ticket.pk)
-        ticket.created_text = when(ticket.created_at)
-        ticket.next_due_text = when(getattr(ticket, "next_due", None))
-        for part, value in (("priority-badge", ticket.priority), ("status-badge", ticket.status)):
-            if (part, value) not in badges:
-                badges[part, value] = render_to_string(f"{T}parts.html#{part}", {"ticket": ticket})
-        ticket.priority_badge = badges["priority-badge", ticket.priority]
-        ticket.status_badge = badges["status-badge", ticket.status]
 
 
 @require_http_methods(["GET"])

@@ -1,10 +1,18 @@
 """The filter bars' widgets drawn in Python give the markup Django's own templates give."""
 
+import datetime
+
 import pytest
 from django import forms
 from django.utils.translation import gettext_lazy, override
 
-from crm.core.forms_utils import FastSelect, IdField, ListFilterForm, fast_widget
+from crm.core.forms_utils import (
+    FastDateInput,
+    FastSelect,
+    IdField,
+    ListFilterForm,
+    fast_widget,
+)
 from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
 
@@ -27,6 +35,27 @@ from crm.core.tests.factories import UserFactory
 def test_fast_input_renders_as_django_does(widget, value):
     attrs = {"id": "id_field"}
     assert fast_widget(widget).render("field", value, attrs) == widget.render("field", value, attrs)
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize(
+    ("attrs", "date_format", "value"),
+    [
+        ({"type": "date", "class": "form-control"}, "%Y-%m-%d", datetime.date(2026, 1, 2)),
+        ({"type": "date", "class": "form-control"}, "%Y-%m-%d", None),
+        # What the user typed, shown again as typed when it is not a date.
+        ({"type": "date"}, "%Y-%m-%d", '31/02/2026 "<b>"'),
+        # Without a format: the first of the active language's input formats.
+        ({"required": True}, None, datetime.date(2026, 11, 5)),
+    ],
+)
+def test_a_fast_date_input_renders_as_django_does(attrs, date_format, value, language):
+    django_widget = forms.DateInput(attrs=attrs, format=date_format)
+    fast = FastDateInput(attrs=attrs, format=date_format)
+    with override(language):
+        html = fast.render("day", value, {"id": "id_day"})
+        assert html == django_widget.render("day", value, {"id": "id_day"})
+    assert html.startswith('<input type="date" name="day"') or "type" not in attrs
 
 
 def test_only_plain_inputs_are_swapped():
