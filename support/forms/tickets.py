@@ -272,9 +272,11 @@ class TicketFilterForm(forms.Form):
             {
                 "class": "form-control form-control-sm",
                 "placeholder": _("Número, asunto, cuenta o contacto"),
-                "type": "search",
             }
         )
+        # A search box (a phone shows its search key): the input's own type, not a second
+        # `type` attribute after "text", which browsers ignore.
+        self.fields["q"].widget.input_type = "search"
         self.fields["assignee"].queryset = support_agents().order_by("first_name", "last_name")
         for name in ("created_from", "created_to"):
             self.fields[name].input_formats = ["%Y-%m-%d", "%d/%m/%Y"]
