@@ -13,6 +13,7 @@ from accounts.models import Account
 from contacts.models import Contact
 from crm.core.concurrency import VersionedFormMixin
 from crm.core.forms_utils import (
+    FastDateInput,
     FastNumberInput,
     FastSelect,
     IdField,
@@ -216,12 +217,12 @@ class BoardFilterForm(forms.Form):
     close_from = forms.DateField(
         label=_("Cierre desde"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+        widget=FastDateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
     close_to = forms.DateField(
         label=_("Cierre hasta"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+        widget=FastDateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
 
     def __init__(self, *args, user: User, **kwargs):
@@ -281,12 +282,12 @@ class OpportunityFilterForm(ListFilterForm):
     close_from = forms.DateField(
         label=_("Cierre desde"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+        widget=FastDateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
     close_to = forms.DateField(
         label=_("Cierre hasta"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
+        widget=FastDateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
     account = IdField(required=False)
 

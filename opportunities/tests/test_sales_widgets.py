@@ -1,5 +1,6 @@
-"""The line form of a deal's sheet, drawn in Python (FastSelect, FastNumberInput): the same
-markup Django's widget templates give, empty, bound to a line and with errors."""
+"""The sales forms drawn in Python (FastSelect, FastNumberInput, FastDateInput): the line form
+of a deal's sheet and the close dates of the board's and the list's filter bars give the markup
+Django's widget templates give, empty, bound and with errors."""
 
 from decimal import Decimal
 
@@ -7,8 +8,8 @@ import pytest
 from django import forms
 from django.test.html import parse_html
 
-from crm.core.forms_utils import FastNumberInput, FastSelect
-from opportunities.forms.pipeline import LineItemForm
+from crm.core.forms_utils import FastDateInput, FastNumberInput, FastSelect
+from opportunities.forms.pipeline import BoardFilterForm, LineItemForm, OpportunityFilterForm
 from opportunities.models import LineItem
 from opportunities.tests.factories import OpportunityFactory, ProductFactory
 
@@ -58,3 +59,18 @@ def test_the_line_form_draws_the_markup_of_djangos_widgets(rep):
     html = str(forms_drawn[1]["product"])
     assert f'<option value="{chosen.pk}" selected>Licencia (SKU-00001)</option>' in html
     assert "Póliza &quot;Oro&quot; &lt;anual&gt; &amp; soporte" in html
+
+
+@pytest.mark.parametrize(
+    "data", [None, {"close_from": "2026-01-02", "close_to": "<b>&"}, {"close_from": "02/01/2026"}]
+)
+def test_the_filter_bars_close_dates_draw_the_markup_of_djangos_date_input(rep, data):
+    for form in (BoardFilterForm(data, user=rep), OpportunityFilterForm(data)):
+        form.is_valid()
+        for name in ("close_from", "close_to"):
+            field = form[name]
+            widget = field.field.widget
+            assert isinstance(widget, FastDateInput)
+            plain = forms.DateInput(attrs={"type": "date", **widget.attrs})
+            assert _tags(field.as_widget()) == _tags(field.as_widget(widget=plain)), name
+            assert str(field).startswith('<input type="date" ')
