@@ -1,10 +1,10 @@
 """Formatting and links for pages that repeat a row hundreds of times (the board, the agenda).
 
-The template filters `floatformat:"0g"`, `date:"d M"` and `time:"H:i"`, and `{% url %}`, look
-the locale's formats up and parse their arguments on every call; a board of 120 cards spent more
-time in them than in the rest of its cards. These build a formatter once per request, for the
-active language and time zone, that gives the same text (the tests compare them with the
-filters).
+The template filters `floatformat:"0g"` and `"2g"`, `date:"d M"` and `time:"H:i"`, and
+`{% url %}`, look the locale's formats up and parse their arguments on every call; a board of
+120 cards spent more time in them than in the rest of its cards. These build a formatter once
+per request, for the active language and time zone, that gives the same text (the tests compare
+them with the filters).
 """
 
 from collections.abc import Callable
@@ -38,6 +38,34 @@ def grouped_integer_formatter() -> Callable[[object], str]:
         if simple:
             return f"{number:,}".replace(",", separator)
         return number_format(number, ".", 0, grouping, separator, force_grouping=True)
+
+    return fmt
+
+
+def grouped_decimal_formatter(places: int = 2) -> Callable[[object], str]:
+    """Like `floatformat:"2g"` (`places` decimals): rounded half up, thousands grouped, the
+    active language's decimal separator, never "-0,00"."""
+    separator = get_format("THOUSAND_SEPARATOR")
+    decimal_separator = get_format("DECIMAL_SEPARATOR")
+    grouping = get_format("NUMBER_GROUPING")
+    simple = grouping == 3 and separator
+    exponent = Decimal(1).scaleb(-places)
+
+    def fmt(value) -> str:
+        if value is None or value == "":
+            return ""
+        number = Decimal(value if isinstance(value, Decimal | int) else str(value))
+        number = number.quantize(exponent, rounding=ROUND_HALF_UP)
+        if not number:
+            number = abs(number)
+        if not simple:
+            return number_format(
+                number, decimal_separator, places, grouping, separator, force_grouping=True
+            )
+        whole, _point, fraction = f"{abs(number):f}".partition(".")
+        grouped = f"{int(whole):,}".replace(",", separator)
+        sign = "-" if number < 0 else ""
+        return f"{sign}{grouped}{decimal_separator}{fraction}" if places else f"{sign}{grouped}"
 
     return fmt
 

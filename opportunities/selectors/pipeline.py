@@ -108,6 +108,32 @@ def opportunity_list(*, user: User, filters: dict | None = None) -> QuerySet[Opp
     return qs.order_by(*SORTS.get(filters.get("sort") or "close", SORTS["close"]))
 
 
+# What a row of the opportunity list shows (opportunities/views/list_rows.py), and nothing more.
+LIST_ROW_FIELDS = (
+    "pk",
+    "name",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "forecast_category",
+    "account__name",
+    "stage__name",
+    "stage__is_won",
+    "stage__is_lost",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+)
+
+
+def opportunity_list_rows(*, user: User) -> QuerySet:
+    """The rows of a page of the opportunity list, read by id after `opportunity_list` found
+    the page's ids (crm.core.forms_utils.paginate), as named tuples of LIST_ROW_FIELDS. Not
+    models: a page's 25 deals with their accounts, stages and owners made 100 of them, for a
+    row that shows a dozen columns (opportunities/views/list_rows.py draws the rows)."""
+    return opportunity_base(user=user).values_list(*LIST_ROW_FIELDS, named=True)
+
+
 def opportunity_detail(*, user: User, pk: int) -> Opportunity:
     """The deal with what its page shows; raises Opportunity.DoesNotExist when not visible."""
     return (

@@ -28,12 +28,13 @@ from opportunities.forms.pipeline import (
     QuoteForm,
 )
 from opportunities.models import LineItem, Opportunity, Pipeline, Product
-from opportunities.money import company_currency
+from opportunities.money import Rates, company_currency
 from opportunities.permissions import can_sell
 from opportunities.selectors import pipeline as selectors
 from opportunities.services import pipeline as services
 from opportunities.services.quotes import quote_default_terms
 from opportunities.views.board_cards import CardLabels, render_cards
+from opportunities.views.list_rows import render_rows
 
 
 def _require_seller(request: HttpRequest) -> None:
@@ -194,8 +195,11 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     _require_seller(request)
     form = OpportunityFilterForm(request.GET or None)
     filters = form.filters()
-    page = paginate(request, selectors.opportunity_list(user=request.user, filters=filters))
-    page.object_list = selectors.with_company_amounts(page.object_list)
+    page = paginate(
+        request,
+        selectors.opportunity_list(user=request.user, filters=filters),
+        rows=selectors.opportunity_list_rows(user=request.user),
+    )
     template = "opportunities/pipeline/opportunity_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#opportunity-results"
@@ -205,8 +209,8 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         {
             "filter_form": form,
             "page_obj": page,
+            "rows": render_rows(page.object_list, currency=company_currency(), rates=Rates()),
             "count_url": reverse("opportunities:opportunity-count"),
-            "company_currency": company_currency(),
             "filter_account": account_by_pk(user=request.user, pk=filters["account"])
             if filters.get("account")
             else None,

@@ -14,6 +14,7 @@ from crm.core.formats import (
     clock_time,
     datetime_formatter,
     fixed_url,
+    grouped_decimal_formatter,
     grouped_integer_formatter,
     html_format,
     pk_url,
@@ -53,6 +54,15 @@ def test_grouped_integers_match_floatformat(language):
         fmt = grouped_integer_formatter()
         for amount in AMOUNTS:
             assert fmt(amount) == floatformat(amount, "0g"), amount
+        assert fmt(None) == ""
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_grouped_decimals_match_floatformat(language):
+    with translation.override(language):
+        fmt = grouped_decimal_formatter()
+        for amount in [*AMOUNTS, Decimal("-0.001"), Decimal("0.005"), Decimal("1000"), 2.675]:
+            assert fmt(amount) == floatformat(amount, "2g"), amount
         assert fmt(None) == ""
 
 
