@@ -4,6 +4,8 @@
 team (so neither `rep` nor `manager` may change their records).
 """
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -35,6 +37,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if _is_transactional(item):
             item.add_marker(pytest.mark.transactional)
+
+
+def pytest_configure(config):
+    """With Redis as the cache (CI, DATABASE_URL and REDIS_URL set), each xdist worker of each
+    run keys its cache apart: the workers' test databases number their rows alike, so a rate
+    limit counted by pk (the public form's per-address limit) would otherwise count another
+    worker's posts, or an earlier run's, and refuse this one's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"].endswith("RedisCache"):
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:12]
+        cache["KEY_PREFIX"] = f"test-{run}-{worker}"
 
 
 @pytest.fixture(autouse=True)
