@@ -129,8 +129,8 @@ class FastCheckboxInput(FastInputMixin, forms.CheckboxInput):
 
 
 class FastDateInput(FastInputMixin, forms.DateInput):
-    """A date (its value in the widget's `format`, as DateInput gives it): the ticket queues'
-    filter bar has two."""
+    """A date (its value in the widget's `format`, as DateInput gives it): the filter bars of
+    the ticket queues, the board and the opportunity list have two each."""
 
 
 _FAST_INPUTS = {

@@ -146,7 +146,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             else None,
             # "Quitar filtros" keeps the queue the agent is in: its tab's link.
             "clear_url": next((q["url"] for q in queues if q["active"]), queues[0]["url"]),
-            "now": now,
         },
     )
 
