@@ -1,5 +1,6 @@
 """Small pieces that the apps' forms and list views share."""
 
+import copy
 from dataclasses import dataclass
 
 from django import forms
@@ -129,8 +130,7 @@ class FastCheckboxInput(FastInputMixin, forms.CheckboxInput):
 
 
 class FastDateInput(FastInputMixin, forms.DateInput):
-    """A date (its value in the widget's `format`, as DateInput gives it): the filter bars of
-    the ticket queues, the board and the opportunity list have two each."""
+    """A date (its value in the widget's `format`, as DateInput gives it)."""
 
 
 _FAST_INPUTS = {
@@ -138,18 +138,19 @@ _FAST_INPUTS = {
     forms.NumberInput: FastNumberInput,
     forms.HiddenInput: FastHiddenInput,
     forms.CheckboxInput: FastCheckboxInput,
+    forms.DateInput: FastDateInput,
 }
 
 
 def fast_widget(widget: forms.Widget) -> forms.Widget:
-    """The same input drawn in Python (FastInputMixin), for the plain inputs of Django."""
+    """The same input drawn in Python (FastInputMixin), for the plain inputs of Django: all it
+    was given is kept (attributes, its type, a date's format, a checkbox's test)."""
     fast = _FAST_INPUTS.get(type(widget))
     if fast is None:
         return widget
-    copy = fast(attrs=widget.attrs)
-    if isinstance(widget, forms.CheckboxInput):
-        copy.check_test = widget.check_test
-    return copy
+    twin = copy.copy(widget)
+    twin.__class__ = fast
+    return twin
 
 
 class FilterSelect(FastSelect):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account
 from contacts.models import Contact
 from crm.core.concurrency import VersionedFormMixin
-from crm.core.forms_utils import FastDateInput, FastSelect, IdField, fast_widget, multi_choice
+from crm.core.forms_utils import FastSelect, IdField, fast_widget, multi_choice
 from crm.core.models import User
 from crm.core.text import parse_id
 from crm.core.widgets import RecordPicker
@@ -50,7 +50,7 @@ def _agent_label(user: User) -> str:
 
 
 def _date_input() -> forms.DateInput:
-    return FastDateInput(
+    return forms.DateInput(
         attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"
     )
 

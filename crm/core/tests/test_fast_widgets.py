@@ -51,7 +51,8 @@ def test_fast_input_renders_as_django_does(widget, value):
 )
 def test_a_fast_date_input_renders_as_django_does(attrs, date_format, value, language):
     django_widget = forms.DateInput(attrs=attrs, format=date_format)
-    fast = FastDateInput(attrs=attrs, format=date_format)
+    fast = fast_widget(django_widget)
+    assert isinstance(fast, FastDateInput)
     with override(language):
         html = fast.render("day", value, {"id": "id_day"})
         assert html == django_widget.render("day", value, {"id": "id_day"})
@@ -60,9 +61,18 @@ def test_a_fast_date_input_renders_as_django_does(attrs, date_format, value, lan
 
 def test_only_plain_inputs_are_swapped():
     select = FastSelect()
-    date = forms.DateInput()
+    textarea = forms.Textarea()
     assert fast_widget(select) is select
-    assert fast_widget(date) is date
+    assert fast_widget(textarea) is textarea
+
+
+def test_a_swapped_input_keeps_what_it_was_given():
+    search = fast_widget(forms.TextInput(attrs={"type": "search", "class": "form-control"}))
+    assert search.render("q", "a", {"id": "id_q"}) == (
+        '<input type="search" name="q" value="a" class="form-control" id="id_q">'
+    )
+    box = fast_widget(forms.CheckboxInput(check_test=lambda value: value == "sí"))
+    assert " checked" in box.render("f", "sí") and " checked" not in box.render("f", "no")
 
 
 class _Filters(ListFilterForm):
