@@ -2,7 +2,6 @@
 they replace showed, value for value and escaped the same: data/contact_row_reference.html is
 that template, kept only to compare with."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -17,33 +16,24 @@ from contacts.models import Consent, Contact
 from contacts.tests.factories import ConsentFactory, ContactFactory
 from crm.core.search_query import tag_names
 from crm.core.tests.factories import UserFactory
+from crm.core.tests.pages import in_order, markup_text
 
 pytestmark = pytest.mark.django_db
 
 REFERENCE = Path(__file__).with_name("data") / "contact_row_reference.html"
 
 
-def _normal(html: str) -> str:
-    """Whitespace between tags and runs of it within text are the template's indentation."""
-    return re.sub(r"\s+", " ", re.sub(r">\s+", ">", re.sub(r"\s+<", "<", html))).strip()
-
-
 def _rows(user, contacts: list[Contact]) -> list:
     """As the list reads them: named tuples, in the order of `contacts`."""
-    found = {
-        row.pk: row
-        for row in selectors.contact_list_rows(user=user).filter(pk__in=[c.pk for c in contacts])
-    }
-    return [found[contact.pk] for contact in contacts]
+    return in_order(selectors.contact_list_rows(user=user), contacts)
 
 
 def _models(contacts: list[Contact]) -> list[Contact]:
     """As the replaced template read them: models, with the same consent and tags."""
-    found = Contact.objects.select_related("owner", "account").annotate(
+    models = Contact.objects.select_related("owner", "account").annotate(
         email_consent=selectors.latest_consent_action(), tag_names=tag_names(Contact)
     )
-    found = {contact.pk: contact for contact in found.filter(pk__in=[c.pk for c in contacts])}
-    return [found[contact.pk] for contact in contacts]
+    return in_order(models, contacts)
 
 
 def _variety(rep) -> list[Contact]:
@@ -76,8 +66,8 @@ def test_rows_are_the_reference_template_row_for_row(rep, language, selectable):
         reference = Template(REFERENCE.read_text()).render(
             Context({"page_obj": _models(contacts), "nav": {"campaigns": selectable}})
         )
-    expected = [f"<tr>{row}" for row in _normal(reference).split("<tr>")[1:]]
-    assert [_normal(row) for row in made] == expected
+    expected = [f"<tr>{row}" for row in markup_text(reference).split("<tr>")[1:]]
+    assert [markup_text(row) for row in made] == expected
     assert len(made) == 4
 
 

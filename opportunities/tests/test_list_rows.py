@@ -4,7 +4,6 @@ data/opportunity_row_reference.html is that template, kept only to compare with.
 includes stage_badge.html and amount.html, which other pages show: a change to either shows
 here too."""
 
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from crm.core.tests.factories import UserFactory
+from crm.core.tests.pages import in_order, markup_text
 from opportunities.models import ExchangeRate, ForecastCategory, Opportunity, Stage
 from opportunities.money import Rates, company_currency
 from opportunities.selectors import pipeline as selectors
@@ -28,25 +28,15 @@ REFERENCE = Path(__file__).with_name("data") / "opportunity_row_reference.html"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def _normal(html: str) -> str:
-    """Whitespace between tags and runs of it within text are the template's indentation."""
-    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", html)).strip()
-
-
 def _rows(user, deals: list[Opportunity]) -> list:
     """As the list reads them: named tuples, in the order of `deals`."""
-    found = {
-        row.pk: row
-        for row in selectors.opportunity_list_rows(user=user).filter(pk__in=[d.pk for d in deals])
-    }
-    return [found[deal.pk] for deal in deals]
+    return in_order(selectors.opportunity_list_rows(user=user), deals)
 
 
 def _models(deals: list[Opportunity]) -> list[Opportunity]:
     """As the replaced template read them: models with their `amount_company`."""
-    found = Opportunity.objects.select_related("account", "owner", "stage")
-    found = {deal.pk: deal for deal in found.filter(pk__in=[d.pk for d in deals])}
-    return selectors.with_company_amounts([found[deal.pk] for deal in deals])
+    models = Opportunity.objects.select_related("account", "owner", "stage")
+    return selectors.with_company_amounts(in_order(models, deals))
 
 
 def _variety(rep) -> list[Opportunity]:
@@ -105,8 +95,8 @@ def test_rows_are_the_reference_template_row_for_row(rep, manager, language):
         reference = Template(REFERENCE.read_text()).render(
             Context({"page_obj": _models(deals), "company_currency": company_currency()})
         )
-    expected = [f"<tr>{row}" for row in _normal(reference).split("<tr>")[1:]]
-    assert [_normal(row) for row in made] == expected
+    expected = [f"<tr>{row}" for row in markup_text(reference, text_edges=True).split("<tr>")[1:]]
+    assert [markup_text(row, text_edges=True) for row in made] == expected
     assert len(made) == 5
     # Every branch was drawn.
     page = "".join(made)
@@ -127,7 +117,7 @@ def test_the_list_page_and_its_htmx_answer_show_the_same_rows_escaped(rep, clien
     assert "A &amp; B</div>" in page
 
     def rows(html: str) -> list[str]:
-        body = _normal(html.split("<tbody>")[1].split("</tbody>")[0])
+        body = markup_text(html.split("<tbody>")[1].split("</tbody>")[0], text_edges=True)
         return body.split("<tr>")[1:]
 
     assert len(rows(page)) == 2

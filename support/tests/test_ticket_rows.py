@@ -16,6 +16,7 @@ from accounts.tests.factories import AccountFactory
 from contacts.tests.factories import ContactFactory
 from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
+from crm.core.tests.pages import in_order, markup_text
 from support.models import Ticket
 from support.selectors import tickets as selectors
 from support.tests.factories import TicketFactory
@@ -28,25 +29,15 @@ NOW = datetime.datetime(2026, 3, 10, 17, 45, tzinfo=datetime.UTC)
 HOUR = datetime.timedelta(hours=1)
 
 
-def _normal(html: str) -> str:
-    """Whitespace between tags and runs of it within text are the template's indentation."""
-    return re.sub(r"\s+", " ", re.sub(r">\s+", ">", re.sub(r"\s+<", "<", html))).strip()
-
-
 def _rows(user, tickets: list[Ticket]) -> list:
     """As the list reads them: named tuples, in the order of `tickets`."""
-    found = {
-        row.pk: row
-        for row in selectors.ticket_rows(user=user).filter(pk__in=[t.pk for t in tickets])
-    }
-    return [found[ticket.pk] for ticket in tickets]
+    return in_order(selectors.ticket_rows(user=user), tickets)
 
 
 def _models(tickets: list[Ticket]) -> list[Ticket]:
     """As the replaced template read them: models with their customer and assignee, flagged."""
-    found = Ticket.objects.select_related("account", "contact", "assignee")
-    found = {ticket.pk: ticket for ticket in found.filter(pk__in=[t.pk for t in tickets])}
-    return selectors.with_sla_flags([found[ticket.pk] for ticket in tickets], NOW)
+    models = Ticket.objects.select_related("account", "contact", "assignee")
+    return selectors.with_sla_flags(in_order(models, tickets), NOW)
 
 
 def _ticket(*, sla: dict | None = None, **fields) -> Ticket:
@@ -159,8 +150,8 @@ def test_rows_are_the_reference_template_row_for_row(rep, support, language, sel
         reference = Template(REFERENCE.read_text()).render(
             Context({"page_obj": _models(tickets), "can_work": selectable})
         )
-    expected = [f"<tr{row}" for row in _normal(reference).split("<tr")[1:]]
-    assert [_normal(row) for row in made] == expected
+    expected = [f"<tr{row}" for row in markup_text(reference).split("<tr")[1:]]
+    assert [markup_text(row) for row in made] == expected
     assert len(made) == len(tickets)
     states = [re.search(r'<tr class="([^"]*)"', row)[1] for row in made]
     assert states.count("table-danger") == 5 and states.count("table-warning") == 1

@@ -1,5 +1,6 @@
 """What a test reads back from a page: the values of its form, as a browser would post them."""
 
+import re
 from html.parser import HTMLParser
 
 
@@ -57,3 +58,21 @@ def rows_naming(html: str, *names: str) -> dict[str, str]:
 def loaded_version(client, url: str) -> str:
     """The version an edit page carries (crm.core.concurrency): what its form posts back."""
     return form_values(client.get(url).text)["version"]
+
+
+def markup_text(html: str, *, text_edges: bool = False) -> str:
+    """Markup with a template's indentation away, to compare with markup made in Python: each
+    run of whitespace one space, and none next to a tag. With `text_edges`, only none between
+    two tags: a space between a tag and text (after an icon, around a "·") still counts."""
+    if text_edges:
+        html = re.sub(r">\s+<", "><", html)
+    else:
+        html = re.sub(r">\s+", ">", re.sub(r"\s+<", "<", html))
+    return re.sub(r"\s+", " ", html).strip()
+
+
+def in_order(queryset, records: list) -> list:
+    """The rows of `queryset` (models or named tuples) for `records`, in their order: a list's
+    rows as its selector reads them, beside the models a replaced template read."""
+    found = {row.pk: row for row in queryset.filter(pk__in=[record.pk for record in records])}
+    return [found[record.pk] for record in records]
