@@ -181,49 +181,41 @@ class ContactFilterForm(ListFilterForm):
 
 # The consent form is on every contact's sheet (contacts/_consent_fields.html): its widgets are
 # drawn in Python with the classes crispy gave them (crm.core.forms_utils).
-_CONSENT_SELECT = {"class": "select form-select"}
-_CONSENT_TEXT = {"class": "textinput form-control"}
+def _consent_choice(label, choices) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=label, choices=choices, widget=FastSelect(attrs={"class": "select form-select"})
+    )
+
+
+def _consent_text(label, max_length: int, **kwargs) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        required=False,
+        widget=FastTextInput(attrs={"class": "textinput form-control"}),
+        **kwargs,
+    )
 
 
 class ConsentForm(forms.Form):
-    channel = forms.ChoiceField(
-        label=_("Canal"),
-        choices=Consent.Channel.choices,
-        widget=FastSelect(attrs=_CONSENT_SELECT),
-    )
-    action = forms.ChoiceField(
-        label=_("Acción"),
-        choices=Consent.Action.choices,
-        widget=FastSelect(attrs=_CONSENT_SELECT),
-    )
-    source = forms.ChoiceField(
-        label=_("Cómo se obtuvo"),
-        widget=FastSelect(attrs=_CONSENT_SELECT),
-        choices=[
+    channel = _consent_choice(_("Canal"), Consent.Channel.choices)
+    action = _consent_choice(_("Acción"), Consent.Action.choices)
+    source = _consent_choice(
+        _("Cómo se obtuvo"),
+        [
             (Consent.Source.PHONE, Consent.Source.PHONE.label),
             (Consent.Source.IN_PERSON, Consent.Source.IN_PERSON.label),
             (Consent.Source.EMAIL, Consent.Source.EMAIL.label),
             (Consent.Source.STAFF, Consent.Source.STAFF.label),
         ],
     )
-    legal_basis = forms.ChoiceField(
-        label=_("Base legal"),
-        choices=Consent.LegalBasis.choices,
-        widget=FastSelect(attrs=_CONSENT_SELECT),
-    )
-    text_version = forms.CharField(
-        label=_("Versión del aviso mostrado"),
-        max_length=50,
-        required=False,
+    legal_basis = _consent_choice(_("Base legal"), Consent.LegalBasis.choices)
+    text_version = _consent_text(
+        _("Versión del aviso mostrado"),
+        50,
         help_text=_("Por ejemplo, «aviso de privacidad v3»."),
-        widget=FastTextInput(attrs=_CONSENT_TEXT),
     )
-    note = forms.CharField(
-        label=_("Nota"),
-        max_length=300,
-        required=False,
-        widget=FastTextInput(attrs=_CONSENT_TEXT),
-    )
+    note = _consent_text(_("Nota"), 300)
 
 
 # --- Lead scoring rules (contacts.scoring) ---------------------------------------------------
