@@ -390,9 +390,13 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="MX")
 # Sessions and cookies. Production runs behind HTTPS: set HTTPS=true there (README, "Deploy"),
 # which turns on the secure cookies, HSTS and the redirect that `check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True
-# Sessions in the database, which every web machine shares; with Redis, "cached_db" reads them
-# from the cache and writes through to the database (README "Producción").
-SESSION_ENGINE = env("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
+# Sessions in the database, which every web machine shares; with Redis, read from the cache and
+# written through to the database (crm.core.sessions, README "Producción"). Not with the
+# per-process LocMemCache: a sign-out would leave the other processes' copies valid.
+SESSION_ENGINE = env(
+    "SESSION_ENGINE",
+    default="crm.core.sessions" if REDIS_URL else "django.contrib.sessions.backends.db",
+)
 # A session ends after this long without a request (crm.core.middleware.SessionIdleMiddleware),
 # moved forward at most every SESSION_TOUCH_SECONDS so that pages do not write it each time.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
