@@ -62,6 +62,15 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _forget_sales_user_names():
+    # The owner filters' names live in the cache across requests (crm.core.permissions), and
+    # the cache across tests: each test's database rolls back without the signal that forgets.
+    from crm.core.permissions import forget_sales_user_names
+
+    forget_sales_user_names()
+
+
+@pytest.fixture(autouse=True)
 def _company_address(settings):
     # Campaigns refuse to send without the company's postal address (it goes in every
     # footer); the tests run as a company that has set it.

@@ -11,8 +11,10 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import signals
+        from django.db.models.signals import post_delete, post_save
 
-        from crm.core import audit_hooks, throttling
+        from crm.core import audit_hooks, permissions, throttling
+        from crm.core.models import User
 
         # Logins and failures are audited (DESIGN.md §5); the hooks only write the trail.
         signals.user_logged_in.connect(audit_hooks.on_login, dispatch_uid="crm-audit-login")
@@ -26,6 +28,13 @@ class CrmConfig(AppConfig):
         signals.user_logged_in.connect(
             throttling.forgive_on_login, dispatch_uid="crm-throttling-forgive"
         )
+        # The owner filters' names (crm.core.permissions.sales_user_names) follow the users.
+        for signal in (post_save, post_delete):
+            signal.connect(
+                permissions.forget_sales_user_names,
+                sender=User,
+                dispatch_uid=f"crm-sales-names-{signal is post_save}",
+            )
 
 
 def _start_idle_clock(sender, request, user, **kwargs) -> None:

@@ -16,8 +16,7 @@ from taggit.forms import TagField
 from taggit.models import Tag
 
 from crm.core.formats import html_format
-from crm.core.models import User
-from crm.core.permissions import sales_users
+from crm.core.permissions import sales_user_names, sales_users
 from crm.core.text import MAX_ID, parse_id
 
 
@@ -75,23 +74,25 @@ class FastSelect(forms.Select):
         return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
 
 
-class UserNameChoiceIterator(forms.models.ModelChoiceIterator):
-    """The options of a select of users from their names alone (User.name_of, what str(user)
-    gives): no User object per option."""
+class SalesUserNameIterator(forms.models.ModelChoiceIterator):
+    """The options of a select of sales users from their names kept in the cache
+    (permissions.sales_user_names): no query, and no User object per option."""
 
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        names = self.queryset.values_list("pk", "first_name", "last_name", "username")
-        for pk, first_name, last_name, username in names:
-            yield (pk, User.name_of(first_name, last_name, username))
+        yield from sales_user_names()
 
 
-class UserChoiceField(forms.ModelChoiceField):
-    """A user chosen among `queryset` (still cleaned to the User), its options drawn from the
-    names alone: the owner filter is on every list page and every keystroke of live filtering."""
+class SalesUserChoiceField(forms.ModelChoiceField):
+    """A sales user (`sales_users()`, still cleaned to the User by a query), its options drawn
+    from the cached names: the owner filter is on every list page and every keystroke of live
+    filtering."""
 
-    iterator = UserNameChoiceIterator
+    iterator = SalesUserNameIterator
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=sales_users(), **kwargs)
 
 
 class FastInputMixin:
@@ -277,9 +278,8 @@ class ListFilterForm(forms.Form):
     TEXT_FIELDS = ("q", "tag", "city", "region")
 
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
-    owner = UserChoiceField(
+    owner = SalesUserChoiceField(
         label=_("Responsable"),
-        queryset=None,
         required=False,
         empty_label="—",
         widget=FastSelect(attrs={"class": "form-select form-select-sm"}),
@@ -293,7 +293,6 @@ class ListFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = sales_users()
         for name in self.TEXT_FIELDS:
             self.fields[name].widget.attrs.update({"class": "form-control form-control-sm"})
         self.fields["sort"].widget.attrs.update({"class": "form-select form-select-sm"})

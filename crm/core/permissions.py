@@ -4,6 +4,7 @@ Everyone reads the shared portfolio (DESIGN.md §1); a rep edits their own recor
 those of the teams they lead (and their own), an administrator all; support and marketing read.
 """
 
+from django.core.cache import cache
 from django.db.models import Q
 
 from crm.core.models import Role, User
@@ -26,6 +27,29 @@ def can_create_records(user: User) -> bool:
 def sales_users():
     """The people who own accounts and contacts: active reps and managers."""
     return User.objects.filter(is_active=True, role__in=[Role.VENDEDOR, Role.GERENTE])
+
+
+# The owner filter of every list offers the sales users by name, on every page and keystroke:
+# their names are kept in the cache (Redis: one GET instead of a query), forgotten whenever a
+# user is saved or deleted (crm.core.apps), and at the latest after SALES_NAMES_SECONDS for a
+# change made without signals (an update() or the database by hand).
+SALES_NAMES_KEY = "crm:sales-user-names"
+SALES_NAMES_SECONDS = 5 * 60
+
+
+def sales_user_names() -> list[tuple[int, str]]:
+    """(pk, name) of `sales_users()`, in the users' order (names, then user name)."""
+    names = cache.get(SALES_NAMES_KEY)
+    if names is None:
+        rows = sales_users().values_list("pk", "first_name", "last_name", "username")
+        names = [(pk, User.name_of(first, last, username)) for pk, first, last, username in rows]
+        cache.set(SALES_NAMES_KEY, names, SALES_NAMES_SECONDS)
+    return names
+
+
+def forget_sales_user_names(**kwargs) -> None:
+    """A user saved or deleted (post_save, post_delete): the names are read again."""
+    cache.delete(SALES_NAMES_KEY)
 
 
 def assignable_owners(user: User):

@@ -124,3 +124,29 @@ def test_the_owner_filter_names_the_sales_users_and_cleans_to_one(django_assert_
     assert f'<option value="{ana.pk}">Ana Ruiz</option>' in html
     assert f'<option value="{nameless.pk}" selected>z.sin.nombre</option>' in html
     assert "Sofía" not in html and "Ex Vendedor" not in html
+
+    again = _Filters({"owner": str(nameless.pk)})
+    assert again.filters()["owner"] == nameless
+    with django_assert_num_queries(0):  # the names are kept in the cache
+        assert str(again["owner"]) == html
+
+
+@pytest.mark.django_db
+def test_the_owner_filter_follows_the_users_saved_and_deleted():
+    ana = UserFactory(first_name="Ana", last_name="Ruiz", role=Role.VENDEDOR)
+    assert "Ana Ruiz" in str(_Filters()["owner"])  # now in the cache
+
+    beto = UserFactory(first_name="Beto", last_name="Gómez", role=Role.GERENTE)
+    assert f'<option value="{beto.pk}">Beto Gómez</option>' in str(_Filters()["owner"])
+
+    ana.last_name = "Ruiz Díaz"
+    ana.save()
+    assert "Ana Ruiz Díaz" in str(_Filters()["owner"])
+
+    ana.is_active = False  # left the company
+    ana.save()
+    assert "Ana" not in str(_Filters()["owner"])
+
+    beto.delete()
+    assert "Beto" not in str(_Filters()["owner"])
+    assert _Filters({"owner": str(beto.pk)}).filters() == {}  # its id is no owner any more
