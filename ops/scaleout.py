@@ -210,7 +210,7 @@ def run(folder: Path) -> None:
             "DJANGO_SETTINGS_MODULE": "crm.settings",
             "DATABASE_URL": url,
             "REDIS_URL": REDIS_URL,
-            "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
+            "SESSION_ENGINE": "crm.core.sessions",
             "EMAIL_DIR": str(folder / "mail"),
             "LOG_LEVEL": "WARNING",
         }
