@@ -49,9 +49,15 @@ def eligible_count_form(topic_id: int | None) -> tuple[dict, Q]:
     consent index once per contact (100,000 probes for the whole base, 2-3 times slower than
     the count itself). Here the latest channel-wide consent (and the topic's, for a topic) are
     LEFT JOINs instead, at most one row each (consent_latest_unique and
-    consent_latest_topic_unique), which the planner hashes; only the small suppression list is
-    still probed per row. Used by segment counts; filters (materialising, the claim re-check)
-    keep `eligible_q`, which PostgreSQL plans as semi/anti joins.
+    consent_latest_topic_unique), which the planner hashes. The suppression list is an
+    uncorrelated `NOT IN`, which PostgreSQL hashes once (a "hashed SubPlan") instead of probing
+    its index per contact: half the time of a count of the whole base (145 → 70 ms at 100,000
+    contacts), and the query may run in parallel. A list too big for the hash memory would be
+    scanned per contact instead; campaigns.selectors.segments runs these counts with
+    hash_mem_multiplier raised for that (room for about a million addresses). No NULL can
+    make `NOT IN` false for all: both email columns are NOT NULL. Used by segment counts;
+    filters (materialising, the claim re-check) keep `eligible_q`, which PostgreSQL plans as
+    semi/anti joins.
     """
     channel = {"consent_latest__channel": EMAIL}
     aliases = {
@@ -60,13 +66,13 @@ def eligible_count_form(topic_id: int | None) -> tuple[dict, Q]:
         )
     }
     # The join's IS NOT NULL first: a contact without a row would make `action = 'grant'`
-    # NULL, which does not stop an AND, and the suppression list would be probed for them too.
+    # NULL, which does not stop an AND, and the suppression list would be looked up for them.
     q = (
         Q(archived_at__isnull=True)
         & ~Q(email="")
         & Q(_email_consent__isnull=False)
         & Q(_email_consent__action=Consent.Action.GRANT)
-        & ~suppressed_q()
+        & ~Q(email__in=Suppression.objects.values("email"))
     )
     if topic_id is not None:
         aliases["_topic_consent"] = FilteredRelation(

@@ -1,6 +1,6 @@
 """The eligibility rule has two spellings: `eligible_q` (EXISTS, for filters: materialising
-and the claim-time re-check) and `eligible_count_form` (LEFT JOINs, for the segment counts).
-They must pick the same contacts in every case the rule knows."""
+and the claim-time re-check) and `eligible_count_form` (LEFT JOINs and a hashed NOT IN, for the
+segment counts). They must pick the same contacts in every case the rule knows."""
 
 import pytest
 from django.db.models import Count
