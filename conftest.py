@@ -65,9 +65,11 @@ def _fast_password_hasher(settings):
 def _forget_sales_user_names():
     # The owner filters' names live in the cache across requests (crm.core.permissions), and
     # the cache across tests: each test's database rolls back without the signal that forgets.
-    from crm.core.permissions import forget_sales_user_names
+    from django.core.cache import cache
 
-    forget_sales_user_names()
+    from crm.core.permissions import SALES_NAMES_KEY
+
+    cache.delete(SALES_NAMES_KEY)
 
 
 @pytest.fixture(autouse=True)

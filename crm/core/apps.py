@@ -29,12 +29,12 @@ class CrmConfig(AppConfig):
             throttling.forgive_on_login, dispatch_uid="crm-throttling-forgive"
         )
         # The owner filters' names (crm.core.permissions.sales_user_names) follow the users.
-        for signal in (post_save, post_delete):
-            signal.connect(
-                permissions.forget_sales_user_names,
-                sender=User,
-                dispatch_uid=f"crm-sales-names-{signal is post_save}",
-            )
+        post_save.connect(
+            permissions.forget_sales_user_names, sender=User, dispatch_uid="crm-sales-names-save"
+        )
+        post_delete.connect(
+            permissions.forget_sales_user_names, sender=User, dispatch_uid="crm-sales-names-delete"
+        )
 
 
 def _start_idle_clock(sender, request, user, **kwargs) -> None:

@@ -4,10 +4,15 @@ Everyone reads the shared portfolio (DESIGN.md §1); a rep edits their own recor
 those of the teams they lead (and their own), an administrator all; support and marketing read.
 """
 
+import logging
+
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 
 from crm.core.models import Role, User
+
+logger = logging.getLogger(__name__)
 
 
 def editable_by_owner_q(user: User, owner_field: str = "owner") -> Q:
@@ -32,24 +37,43 @@ def sales_users():
 # The owner filter of every list offers the sales users by name, on every page and keystroke:
 # their names are kept in the cache (Redis: one GET instead of a query), forgotten whenever a
 # user is saved or deleted (crm.core.apps), and at the latest after SALES_NAMES_SECONDS for a
-# change made without signals (an update() or the database by hand).
+# change made without signals (an update() or the database by hand). A cache that does not
+# answer (Redis down) costs the query again, never the page.
 SALES_NAMES_KEY = "crm:sales-user-names"
 SALES_NAMES_SECONDS = 5 * 60
 
 
 def sales_user_names() -> list[tuple[int, str]]:
     """(pk, name) of `sales_users()`, in the users' order (names, then user name)."""
-    names = cache.get(SALES_NAMES_KEY)
-    if names is None:
-        rows = sales_users().values_list("pk", "first_name", "last_name", "username")
-        names = [(pk, User.name_of(first, last, username)) for pk, first, last, username in rows]
+    try:
+        names = cache.get(SALES_NAMES_KEY)
+    except Exception:  # noqa: BLE001 - Redis unreachable: read the users
+        logger.warning("Nombres de vendedores leídos sin caché: no responde", exc_info=True)
+        names = None
+    if names is not None:
+        return names
+    rows = sales_users().values_list("pk", "first_name", "last_name", "username")
+    names = [(pk, User.name_of(first, last, username)) for pk, first, last, username in rows]
+    try:
         cache.set(SALES_NAMES_KEY, names, SALES_NAMES_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("Nombres de vendedores no guardados en la caché", exc_info=True)
     return names
 
 
 def forget_sales_user_names(**kwargs) -> None:
-    """A user saved or deleted (post_save, post_delete): the names are read again."""
-    cache.delete(SALES_NAMES_KEY)
+    """A user saved or deleted (post_save, post_delete): the names are read again. Forgotten
+    now and once more when the transaction commits, so that a page drawn in between (which
+    still read the old names) does not keep them for SALES_NAMES_SECONDS."""
+    _forget_sales_user_names()
+    transaction.on_commit(_forget_sales_user_names)
+
+
+def _forget_sales_user_names() -> None:
+    try:
+        cache.delete(SALES_NAMES_KEY)
+    except Exception:  # noqa: BLE001 - its copy expires within SALES_NAMES_SECONDS
+        logger.warning("Nombres de vendedores no borrados de la caché", exc_info=True)
 
 
 def assignable_owners(user: User):

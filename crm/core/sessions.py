@@ -8,7 +8,8 @@ session. Two things this store adds to it:
 
 - Redis down is not an error page. `cached_db` already falls back to the database when the
   cache cannot be read, but then copies the session into the cache without catching the
-  failure; here that copy, and the removal at sign-out, are logged and the request goes on.
+  failure, and a new session's key is checked against the cache alone; here those, and the
+  removal at sign-out, are logged and the request goes on with the database.
 - A copy in the cache lives at most CACHE_SECONDS. A sign-out whose removal from the cache
   failed (Redis unreachable at that moment) deletes the session from the database all the
   same, and the copy left in Redis stops being honoured within those five minutes; a live
@@ -45,6 +46,14 @@ class SessionStore(CachedDBStore):
         except Exception:  # noqa: BLE001 - the next request reads the database again
             logger.warning("Sesión no copiada a la caché: no responde", exc_info=True)
         return data
+
+    def exists(self, session_key):
+        try:
+            if session_key and (self.cache_key_prefix + session_key) in self._cache:
+                return True
+        except Exception:  # noqa: BLE001 - a new key is checked against the database alone
+            logger.warning("Sesión buscada sin la caché: no responde", exc_info=True)
+        return super(CachedDBStore, self).exists(session_key)
 
     def save(self, must_create=False):
         super(CachedDBStore, self).save(must_create)  # the database first, as cached_db does

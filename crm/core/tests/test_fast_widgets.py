@@ -150,3 +150,15 @@ def test_the_owner_filter_follows_the_users_saved_and_deleted():
     beto.delete()
     assert "Beto" not in str(_Filters()["owner"])
     assert _Filters({"owner": str(beto.pk)}).filters() == {}  # its id is no owner any more
+
+
+@pytest.mark.django_db
+def test_the_owner_filter_and_the_users_need_no_cache_to_work(monkeypatch):
+    from crm.core import permissions
+    from crm.core.tests.test_sessions import Unreachable
+
+    monkeypatch.setattr(permissions, "cache", Unreachable())  # Redis down
+    ana = UserFactory(first_name="Ana", last_name="Ruiz", role=Role.VENDEDOR)  # saved all the same
+    assert f'<option value="{ana.pk}">Ana Ruiz</option>' in str(_Filters()["owner"])
+    ana.delete()
+    assert "Ana" not in str(_Filters()["owner"])

@@ -111,3 +111,23 @@ def test_signing_in_and_out_with_the_store(client, settings):
     assert cache.get(sessions.SessionStore.cache_key_prefix + key) is None
     assert not Session.objects.filter(session_key=key).exists()
     assert client.get(reverse("crm:home")).status_code == 302  # to sign in again
+
+
+def test_signing_in_and_out_with_the_cache_down(client, settings, monkeypatch):
+    settings.SESSION_ENGINE = "crm.core.sessions"
+    real_init = sessions.SessionStore.__init__
+
+    def unreachable_cache(self, session_key=None):
+        real_init(self, session_key)
+        self._cache = Unreachable()
+
+    monkeypatch.setattr(sessions.SessionStore, "__init__", unreachable_cache)
+    user = UserFactory()
+    response = client.post(reverse("crm:login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302  # signed in: a new key checked against the database
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert Session.objects.filter(session_key=key).exists()
+    assert client.get(reverse("crm:home")).status_code == 200
+
+    client.post(reverse("crm:logout"))
+    assert not Session.objects.filter(session_key=key).exists()
