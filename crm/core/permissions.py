@@ -61,10 +61,17 @@ def sales_user_names() -> list[tuple[int, str]]:
     return names
 
 
-def forget_sales_user_names(**kwargs) -> None:
+# What a user's name in the filter, and whether they are in it, is made of: a save of other
+# columns only (update_fields: the last login at each sign-in) keeps the names.
+SALES_NAMES_FIELDS = frozenset({"first_name", "last_name", "username", "is_active", "role"})
+
+
+def forget_sales_user_names(update_fields=None, **kwargs) -> None:
     """A user saved or deleted (post_save, post_delete): the names are read again. Forgotten
     now and once more when the transaction commits, so that a page drawn in between (which
     still read the old names) does not keep them for SALES_NAMES_SECONDS."""
+    if update_fields is not None and not SALES_NAMES_FIELDS & set(update_fields):
+        return
     _forget_sales_user_names()
     transaction.on_commit(_forget_sales_user_names)
 

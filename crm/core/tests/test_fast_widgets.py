@@ -132,7 +132,7 @@ def test_the_owner_filter_names_the_sales_users_and_cleans_to_one(django_assert_
 
 
 @pytest.mark.django_db
-def test_the_owner_filter_follows_the_users_saved_and_deleted():
+def test_the_owner_filter_follows_the_users_saved_and_deleted(django_assert_num_queries):
     ana = UserFactory(first_name="Ana", last_name="Ruiz", role=Role.VENDEDOR)
     assert "Ana Ruiz" in str(_Filters()["owner"])  # now in the cache
 
@@ -146,6 +146,10 @@ def test_the_owner_filter_follows_the_users_saved_and_deleted():
     ana.is_active = False  # left the company
     ana.save()
     assert "Ana" not in str(_Filters()["owner"])
+
+    beto.save(update_fields=["last_login"])  # what signing in saves: the names are kept
+    with django_assert_num_queries(0):
+        str(_Filters()["owner"])
 
     beto.delete()
     assert "Beto" not in str(_Filters()["owner"])
