@@ -6,7 +6,7 @@ those eligible after consent and suppression. It is timed here for the demo segm
 campaigns/seed.py (by their definitions, so the benchmark writes nothing), for a 3-condition
 segment over the account, the consent ledger and the engagement ledger, and for a broad
 OR of two groups. Each is warmed up, then timed RUNS times (median and p95), and its queries
-counted (1, plus BEGIN / the settings of _without_jit / COMMIT on PostgreSQL).
+counted (1, plus BEGIN / the settings of _count_settings / COMMIT on PostgreSQL).
 
 Run alone (after `manage.py migrate` and the §4 data): `python -m bench.campaigns_segments`.
 From bench/__main__.py: `rows.extend(campaigns_segments.measure())` (see measure()).

@@ -81,15 +81,19 @@ HASH_MEM_MULTIPLIER = 32
 
 
 @contextmanager
-def _without_jit() -> Iterator[None]:
-    """PostgreSQL's JIT compiles a count whose plan looks costly (EXISTS per row, OR-ed groups)
-    and spends 0.3-0.7 s doing it on a query that runs in a tenth of that: off for this
-    transaction only. Not needed once the connection sets jit=off (see the bench notes).
+def _count_settings() -> Iterator[None]:
+    """The settings of a segment count's transaction, in one statement (so a count stays 4
+    queries: BEGIN, these, the count, COMMIT):
 
-    In the same statement, room to hash the suppression list (eligibility.eligible_count_form):
-    hash_mem_multiplier 32 lets a hash use 32 × work_mem (128 MB at the default 4 MB) instead
-    of 2 ×, about a million addresses; a list that did not fit would be scanned once per
-    contact. A small list takes what it needs, not the limit."""
+    - jit off: PostgreSQL's JIT compiled a count whose plan looks costly (OR-ed groups) for
+      0.3-0.7 s, on a query that runs in a tenth of that. The connection already starts with
+      jit=off (crm/settings.py); this keeps it off where OPTIONS were set otherwise (a pooler
+      that refuses startup options).
+    - hash_mem_multiplier 32: room to hash the suppression list of the count's `NOT IN`
+      (eligibility.eligible_count_form), 32 × work_mem (128 MB at the default 4 MB) instead of
+      2 ×, about a million addresses; a list that did not fit would be scanned once per
+      contact. A small list takes what it needs, not the limit.
+    """
     if connection.vendor != "postgresql":
         yield
         return
@@ -113,7 +117,7 @@ def segment_counts(
     """
     aliases, eligible = eligible_count_form(topic_id)  # eligible_q as joins (see there)
     qs = _contacts(segment, definition).order_by().alias(**aliases)
-    with _without_jit():
+    with _count_settings():
         row = qs.aggregate(total=Count("pk"), eligible=Count("pk", filter=eligible))
     return row["total"], row["eligible"]
 
@@ -125,7 +129,7 @@ def segment_reach(*, segment: Segment) -> tuple[int, list[tuple[Topic | None, in
     aggregates = {"total": Count("pk"), "all": Count("pk", filter=eligible_q(None))}
     for topic in topics:
         aggregates[f"t{topic.pk}"] = Count("pk", filter=eligible_q(topic.pk))
-    with _without_jit():
+    with _count_settings():
         row = segment_queryset(segment).order_by().aggregate(**aggregates)
     return row["total"], [(None, row["all"]), *((t, row[f"t{t.pk}"]) for t in topics)]
 
