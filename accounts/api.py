@@ -61,7 +61,7 @@ class AccountViewSet(
 
     def get_queryset(self):
         filters = list_filters(self.request.query_params)
-        return selectors.account_list(user=self.request.user, filters=filters)
+        return selectors.account_api_list(user=self.request.user, filters=filters)
 
     def select_object(self, pk: int) -> Account:
         return selectors.account_base(user=self.request.user).get(pk=pk)

@@ -105,7 +105,7 @@ class ContactViewSet(
 
     def get_queryset(self):
         filters = list_filters(self.request.query_params)
-        return selectors.contact_list(user=self.request.user, filters=filters)
+        return selectors.contact_api_list(user=self.request.user, filters=filters)
 
     def select_object(self, pk: int) -> Contact:
         return selectors.contact_detail(user=self.request.user, pk=pk)

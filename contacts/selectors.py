@@ -61,6 +61,16 @@ def contact_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact
     )
 
 
+def contact_api_list(*, user: User, filters: dict | None = None) -> QuerySet[Contact]:
+    """The contacts of the list with these filters for the API (contacts/api.py): each with its
+    `email_consent` and `tag_names` in the row's own query. The answer names the owner and the
+    account by id only, so neither is joined: a page of 50 contacts built 150 models and ran a
+    second query for the tags with `contact_list`."""
+    return contact_filtered(user=user, filters=filters).annotate(
+        email_consent=latest_consent_action(), tag_names=tag_names(Contact)
+    )
+
+
 def contact_filtered(*, user: User, filters: dict | None = None) -> QuerySet[Contact]:
     """The same contacts and order as `contact_list`, without what a row shows: for the ids of
     a page of the list and for its count (every clone of a query copies its subqueries, and

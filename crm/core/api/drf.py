@@ -5,16 +5,20 @@
   translated; the services' Django ValidationError and PermissionDenied included.
 - `VersionedMixin`: an ETag on every record, `If-Match` required to change one (428 without it,
   412 when it is stale), built on crm.core.concurrency's version of the row.
-- `SparseFieldsMixin`: `?fields=id,name` returns only those fields.
+- `SparseFieldsMixin`: `?fields=id,name` returns only those fields; with it every serializer
+  has `QuickRowsMixin`, DRF's answer at a lower cost per request and per row.
 - `ApiViewSet`: the base of every viewset (the site's login-required middleware leaves the API
   to these authentication classes, which answer 401 as problem details instead of a redirect).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import http
 import json
+import weakref
+from collections.abc import Mapping
 from functools import cached_property
 
 from django.contrib.auth.decorators import login_not_required
@@ -25,7 +29,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.fields import SkipField
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -147,8 +153,74 @@ class VersionedMixin:
         return response
 
 
-class SparseFieldsMixin:
-    """`?fields=a,b` keeps only those fields of the answer (an unknown one is a 400)."""
+_MISSING = object()
+
+
+class QuickRowsMixin:
+    """What a serializer costs per request and per row, cut without changing its answer.
+
+    - Its fields are built from the model once per class and process (`get_fields`), then
+      copied for each serializer: DRF introspects every model field again for every serializer
+      (0.75 ms for a contact's 25 fields; the copy is 0.28 ms). Copies, never the built ones:
+      DRF binds each field to its serializer.
+    - A row reads a plain field's value with one `getattr` (`to_representation`). DRF's generic
+      path walks the field's source with an isinstance check and a callable check per value,
+      1,250 times for a page of 50 contacts. A field with its own way to read (relations, method
+      fields, tags, a dotted source), a missing attribute and a callable value go through DRF's
+      own `get_attribute`, with its defaults, nulls and skipped fields.
+    """
+
+    # Weak: a serializer class made at run time (drf-spectacular makes some) leaves with it.
+    _built_fields: weakref.WeakKeyDictionary[type, dict] = weakref.WeakKeyDictionary()
+
+    def get_fields(self):
+        built = QuickRowsMixin._built_fields.get(type(self))
+        if built is None:
+            built = QuickRowsMixin._built_fields[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
+
+    @cached_property
+    def _row_plan(self) -> list[tuple[str, str | None, serializers.Field]]:
+        """(name, attribute read directly or None, field) of each field an answer shows."""
+        return [
+            (
+                field.field_name,
+                field.source_attrs[0]
+                if type(field).get_attribute is serializers.Field.get_attribute
+                and len(field.source_attrs) == 1
+                else None,
+                field,
+            )
+            for field in self._readable_fields
+        ]
+
+    def to_representation(self, instance):
+        if isinstance(instance, Mapping):
+            return super().to_representation(instance)
+        row = {}
+        for name, attribute_name, field in self._row_plan:
+            if attribute_name is None:
+                value = _MISSING
+            else:
+                try:
+                    value = getattr(instance, attribute_name)
+                except (AttributeError, ObjectDoesNotExist):
+                    value = _MISSING  # DRF's own reading below: its default, null or skip
+            if value is _MISSING or callable(value):
+                try:
+                    value = field.get_attribute(instance)
+                except SkipField:
+                    continue
+                if isinstance(value, PKOnlyObject):
+                    row[name] = None if value.pk is None else field.to_representation(value)
+                    continue
+            row[name] = None if value is None else field.to_representation(value)
+        return row
+
+
+class SparseFieldsMixin(QuickRowsMixin):
+    """`?fields=a,b` keeps only those fields of the answer (an unknown one is a 400). Every
+    serializer of the API has it, and with it QuickRowsMixin."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -230,12 +302,16 @@ class OwnerField(serializers.PrimaryKeyRelatedField):
 
 
 class TagsField(serializers.ListField):
-    """Tag names. Read from the list's prefetch (`tag_items`, crm.core.search_query) when the
-    row has it, so a page of rows costs one query for all their tags."""
+    """Tag names. Read from the row's own query (`tag_names`, crm.core.search_query) or from the
+    list's prefetch (`tag_items`) when the row has either, so a page of rows costs no query
+    per row for their tags."""
 
     child = serializers.CharField(max_length=100)
 
     def get_attribute(self, instance):
+        names = getattr(instance, "tag_names", None)
+        if names is not None:
+            return list(names)
         items = getattr(instance, "tag_items", None)
         if items is not None:
             return [item.tag.name for item in items]

@@ -1,0 +1,273 @@
+"""The API's rows as its lists draw them (crm.core.api.drf.QuickRowsMixin, contacts.selectors.
+contact_api_list): the same answer as DRF's own serializer and as the record's own page, for
+every kind of field and value, in a fixed number of queries."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import AccountFactory
+from contacts.models import Consent
+from contacts.services import consent_record
+from contacts.tests.factories import ContactFactory
+from crm.core.api.drf import QuickRowsMixin
+from crm.core.api.tokens import SCOPES, token_create
+
+pytestmark = pytest.mark.django_db
+
+
+def api(user) -> APIClient:
+    _token, key = token_create(user=user, name="Tienda en línea", scopes=SCOPES, days=90)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def contacts(rep):
+    """One contact of each kind a row can be: tags or none, no account, each consent state,
+    archived, a birthday, a time zone, empty texts."""
+    tagged = ContactFactory(owner=rep, first_name="Ana", birthday=datetime.date(1990, 2, 28))
+    tagged.tags.set(["vip", "Zapata", "expo 2026"])
+    bare = ContactFactory(owner=rep, account=None, first_name="Beto", job_title="", city="")
+    granted = ContactFactory(owner=rep, first_name="Carla", time_zone="Europe/Madrid")
+    withdrawn = ContactFactory(owner=rep, first_name="Dario")
+    for contact, actions in ((granted, ["grant"]), (withdrawn, ["grant", "withdraw"])):
+        for action in actions:
+            consent_record(
+                contact=contact,
+                action=action,
+                channel=Consent.Channel.EMAIL,
+                source=Consent.Source.STAFF,
+                actor=rep,
+            )
+    archived = ContactFactory(owner=rep, first_name="Elena", archived_at=timezone.now())
+    return [tagged, bare, granted, withdrawn, archived]
+
+
+def test_each_row_of_the_list_is_the_records_own_answer(rep, contacts):
+    """The list reads tags and consent from its own query and the fields directly; the record's
+    page reads them through DRF and the prefetch: the same JSON, field by field."""
+    client = api(rep)
+    url = reverse("api:contact-list")
+    rows = client.get(url, {"page_size": 50}).json()["results"]
+    rows += client.get(url, {"page_size": 50, "archived": "1"}).json()["results"]
+    assert len(rows) == len(contacts)
+    for row in rows:
+        own = client.get(reverse("api:contact-detail", args=[row["id"]])).json()
+        assert row == own
+    by_name = {row["first_name"]: row for row in rows}
+    assert by_name["Ana"]["tags"] == ["Zapata", "expo 2026", "vip"]
+    assert by_name["Ana"]["birthday"] == "1990-02-28"
+    assert by_name["Beto"]["account"] is None and by_name["Beto"]["tags"] == []
+    assert [by_name[name]["email_consent"] for name in ("Beto", "Carla", "Dario")] == [
+        None,
+        "grant",
+        "withdraw",
+    ]
+    assert by_name["Carla"]["time_zone"] == "Europe/Madrid"
+    assert by_name["Elena"]["archived_at"] is not None and by_name["Ana"]["archived_at"] is None
+
+
+def test_sparse_fields_keep_the_same_values(rep, contacts):
+    client = api(rep)
+    url = reverse("api:contact-list")
+    full = {row["id"]: row for row in client.get(url).json()["results"]}
+    sparse = client.get(url, {"fields": "id,tags,owner,email_consent,updated_at"}).json()
+    for row in sparse["results"]:
+        assert row == {name: full[row["id"]][name] for name in row}
+        assert set(row) == {"id", "tags", "owner", "email_consent", "updated_at"}
+
+
+def test_a_page_of_contacts_costs_the_same_queries_with_many_tags_and_consents(
+    rep, django_assert_num_queries
+):
+    """The token, its use and the page: the tags and the consent are in the page's query."""
+    client = api(rep)
+    url = reverse("api:contact-list")
+    client.get(url)  # the key's first use is written once
+    ContactFactory(owner=rep)
+    with django_assert_num_queries(2):
+        assert client.get(url).status_code == 200
+    for index in range(60):
+        contact = ContactFactory(owner=rep, first_name=f"P{index}")
+        contact.tags.set([f"t{index}", "todos"])
+        consent_record(
+            contact=contact,
+            action="grant",
+            channel=Consent.Channel.EMAIL,
+            source=Consent.Source.STAFF,
+            actor=rep,
+        )
+    with django_assert_num_queries(2):
+        page = client.get(url, {"page_size": 50}).json()
+    assert len(page["results"]) == 50
+    assert all(row["email_consent"] == "grant" for row in page["results"])
+    assert all("todos" in row["tags"] for row in page["results"])
+
+
+def test_each_account_of_the_list_is_the_records_own_answer(rep, django_assert_num_queries):
+    tagged = AccountFactory(owner=rep, name="Grupo Torres", tier="A")
+    tagged.tags.set(["distribuidor", "Norte"])
+    AccountFactory(owner=rep, name="Sin etiquetas", city="", phone="")
+    client = api(rep)
+    url = reverse("api:account-list")
+    client.get(url)  # the key's first use is written once
+    with django_assert_num_queries(2):
+        rows = client.get(url).json()["results"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row == client.get(reverse("api:account-detail", args=[row["id"]])).json()
+    assert {row["name"]: row["tags"] for row in rows} == {
+        "Grupo Torres": ["Norte", "distribuidor"],
+        "Sin etiquetas": [],
+    }
+
+
+# --- QuickRowsMixin against DRF's own Serializer.to_representation --------------------------
+
+
+class Thing:
+    """Whatever a serializer may meet: values, None, a method, a property that fails, a
+    nested attribute, a missing one."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    def shout(self):
+        return self.name.upper()
+
+    @property
+    def broken(self):
+        raise AttributeError("broken")
+
+
+class Inner(serializers.Serializer):
+    size = serializers.IntegerField()
+
+
+def thing_fields():
+    return {
+        "name": serializers.CharField(),
+        "count": serializers.IntegerField(),
+        "nothing": serializers.CharField(allow_null=True),
+        "when": serializers.DateTimeField(),
+        "day": serializers.DateField(),
+        "price": serializers.DecimalField(max_digits=8, decimal_places=2),
+        "shout": serializers.CharField(),
+        "loud": serializers.CharField(source="shout"),
+        "inner_size": serializers.IntegerField(source="inner.size"),
+        "inner": Inner(),
+        "kind": serializers.ChoiceField(choices=[("a", "A"), ("b", "B")]),
+        "absent": serializers.CharField(required=False),
+        "with_default": serializers.CharField(default="x"),
+        "broken": serializers.CharField(required=False),
+        "nullable_missing": serializers.CharField(allow_null=True, required=True),
+        "method": serializers.SerializerMethodField(),
+        "secret": serializers.CharField(write_only=True),
+    }
+
+
+class PlainThing(serializers.Serializer):
+    locals().update(thing_fields())
+
+    def get_method(self, thing):
+        return f"{thing.name}!"
+
+
+class QuickThing(QuickRowsMixin, serializers.Serializer):
+    locals().update(thing_fields())
+
+    def get_method(self, thing):
+        return f"{thing.name}!"
+
+
+@pytest.mark.parametrize(
+    "thing",
+    [
+        Thing(
+            name="ana",
+            count=3,
+            nothing=None,
+            when=datetime.datetime(2026, 12, 7, 15, 30, tzinfo=datetime.UTC),
+            day=datetime.date(2026, 12, 7),
+            price="12.5",
+            inner=Thing(size=4),
+            kind="b",
+            secret="s",
+        ),
+        Thing(
+            name="",
+            count=0,
+            nothing="algo",
+            when=None,
+            day=None,
+            price=None,
+            inner=Thing(size=0),
+            kind="",
+            absent="presente",
+            with_default="dado",
+            nullable_missing="está",
+        ),
+    ],
+    ids=["values", "falsy-and-given"],
+)
+def test_quick_rows_answer_as_drf_does(thing):
+    """Values, falsy values, None, a callable source, a dotted source, a nested serializer,
+    a missing attribute (skipped, defaulted or null), a failing property, a method field."""
+    plain = PlainThing(thing).data
+    assert QuickThing(thing).data == plain
+    assert "secret" not in plain and "broken" not in plain
+    assert plain["shout"] == plain["loud"] == thing.name.upper()
+
+
+def test_quick_rows_fail_as_drf_does():
+    """A required attribute missing on the way of a dotted source: DRF's own error."""
+    thing = Thing(name="ana", count=1, nothing=None, when=None, day=None, price=None, kind="a")
+    thing.inner = None
+    with pytest.raises(AttributeError) as plain:
+        PlainThing(thing).data  # noqa: B018
+    with pytest.raises(AttributeError) as quick:
+        QuickThing(thing).data  # noqa: B018
+    assert str(quick.value) == str(plain.value).replace("PlainThing", "QuickThing")
+
+
+def test_quick_rows_read_a_mapping_as_drf_does():
+    row = {"name": "ana", "count": 1, "kind": "a", "inner": {"size": 2}, "nothing": None}
+
+    class Plain(serializers.Serializer):
+        name = serializers.CharField()
+        count = serializers.IntegerField()
+        kind = serializers.ChoiceField(choices=["a"])
+        inner = Inner()
+        nothing = serializers.CharField(allow_null=True)
+
+    class Quick(QuickRowsMixin, Plain):
+        pass
+
+    assert Quick(row).data == Plain(row).data
+
+
+def test_a_serializers_fields_are_built_once_and_each_serializer_gets_its_own(monkeypatch):
+    from contacts.api import ContactSerializer
+
+    ContactSerializer(context={}).fields  # noqa: B018 - built (or already built)
+    built = []
+    original = serializers.ModelSerializer.build_field
+    monkeypatch.setattr(
+        serializers.ModelSerializer,
+        "build_field",
+        lambda self, *args: built.append(args[0]) or original(self, *args),
+    )
+    first, second = ContactSerializer(context={}), ContactSerializer(context={})
+    assert set(first.fields) == set(second.fields)
+    assert built == []  # copied from what the class built once, not built again
+    for name, field in first.fields.items():
+        assert field is not second.fields[name]
+        assert field.parent is first and second.fields[name].parent is second
+    first.fields.pop("notes")
+    assert "notes" in second.fields and "notes" in ContactSerializer(context={}).fields
