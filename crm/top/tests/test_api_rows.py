@@ -271,3 +271,26 @@ def test_a_serializers_fields_are_built_once_and_each_serializer_gets_its_own(mo
         assert field.parent is first and second.fields[name].parent is second
     first.fields.pop("notes")
     assert "notes" in second.fields and "notes" in ContactSerializer(context={}).fields
+
+
+def test_a_copied_field_is_its_own_and_its_queryset_is_read_afresh(rep):
+    """Fields copied from the class's built ones: a change to one serializer's field stays
+    there, and a relation's choices are read again by each serializer (an account made after
+    the first request is accepted by the next)."""
+    from contacts.api import ContactSerializer
+
+    first = ContactSerializer(context={})
+    first.fields["lifecycle"].choices = [("lead", "Lead")]
+    first.fields["city"].max_length = 3
+    second = ContactSerializer(context={})
+    assert len(second.fields["lifecycle"].choices) > 1
+    assert second.fields["city"].max_length != 3
+    client = api(rep)
+    url = reverse("api:contact-list")
+    assert client.get(url).status_code == 200
+    later = AccountFactory(owner=rep, name="Cuenta nueva")
+    made = client.post(
+        url, {"first_name": "Ana", "last_name": "Ruiz", "account": later.pk}, format="json"
+    )
+    assert made.status_code == 201, made.json()
+    assert made.json()["account"] == later.pk
