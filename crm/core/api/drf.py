@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
@@ -199,7 +199,8 @@ class QuickRowsMixin:
       path walks the field's source with an isinstance check and a callable check per value,
       1,250 times for a page of 50 contacts. A field with its own way to read (relations, method
       fields, tags, a dotted source), a missing attribute and a callable value go through DRF's
-      own `get_attribute`, with its defaults, nulls and skipped fields.
+      own `get_attribute`, with its defaults, nulls and skipped fields. A relation answered by
+      id reads the row's id column; a date and time field looks the time zone up once.
     """
 
     # Weak: a serializer class made at run time (drf-spectacular makes some) leaves with it.
@@ -212,25 +213,33 @@ class QuickRowsMixin:
         return {name: _field_copy(field) for name, field in built.items()}
 
     @cached_property
-    def _row_plan(self) -> list[tuple[str, str | None, serializers.Field]]:
-        """(name, attribute read directly or None, field) of each field an answer shows."""
-        return [
-            (
-                field.field_name,
-                field.source_attrs[0]
-                if type(field).get_attribute is serializers.Field.get_attribute
-                and len(field.source_attrs) == 1
-                else None,
-                field,
-            )
-            for field in self._readable_fields
-        ]
+    def _row_plan(self) -> list[tuple[str, str | None, serializers.Field, bool]]:
+        """(name, attribute read directly or None, field, whether that attribute's value is
+        the answer as it is) of each field an answer shows. A relation answered by id reads
+        the row's own column (`owner_id`), as DRF's answer is that id. A date and time field
+        takes the request's time zone once, not once per value (DRF looks it up per value)."""
+        model = getattr(getattr(self, "Meta", None), "model", None)
+        plan = []
+        for field in self._readable_fields:
+            attribute_name, raw = None, False
+            if len(field.source_attrs) == 1:
+                source = field.source_attrs[0]
+                if type(field).get_attribute is serializers.Field.get_attribute:
+                    attribute_name = source
+                elif isinstance(field, serializers.PrimaryKeyRelatedField) and (
+                    column := _id_column(model, source) if field.pk_field is None else None
+                ):
+                    attribute_name, raw = column, True
+            if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+                field.timezone = field.default_timezone()
+            plan.append((field.field_name, attribute_name, field, raw))
+        return plan
 
     def to_representation(self, instance):
         if isinstance(instance, Mapping):
             return super().to_representation(instance)
         row = {}
-        for name, attribute_name, field in self._row_plan:
+        for name, attribute_name, field, raw in self._row_plan:
             if attribute_name is None:
                 value = _MISSING
             else:
@@ -238,6 +247,9 @@ class QuickRowsMixin:
                     value = getattr(instance, attribute_name)
                 except (AttributeError, ObjectDoesNotExist):
                     value = _MISSING  # DRF's own reading below: its default, null or skip
+                if raw and value is not _MISSING:
+                    row[name] = value
+                    continue
             if value is _MISSING or callable(value):
                 try:
                     value = field.get_attribute(instance)
@@ -248,6 +260,19 @@ class QuickRowsMixin:
                     continue
             row[name] = None if value is None else field.to_representation(value)
         return row
+
+
+def _id_column(model, name: str) -> str | None:
+    """`owner_id` for the foreign key `owner` of `model`; None for anything else."""
+    if model is None:
+        return None
+    try:
+        model_field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if model_field.concrete and (model_field.many_to_one or model_field.one_to_one):
+        return model_field.attname
+    return None
 
 
 class SparseFieldsMixin(QuickRowsMixin):

@@ -3,6 +3,7 @@ contact_api_list): the same answer as DRF's own serializer and as the record's o
 every kind of field and value, in a fixed number of queries."""
 
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -11,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import AccountFactory
-from contacts.models import Consent
+from contacts.models import Consent, Contact
 from contacts.services import consent_record
 from contacts.tests.factories import ContactFactory
 from crm.core.api.drf import QuickRowsMixin
@@ -294,3 +295,28 @@ def test_a_copied_field_is_its_own_and_its_queryset_is_read_afresh(rep):
     )
     assert made.status_code == 201, made.json()
     assert made.json()["account"] == later.pk
+
+
+class PlainContact(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "account", "owner", "merged_into", "created_at", "archived_at", "email"]
+
+
+class QuickContact(QuickRowsMixin, PlainContact):
+    pass
+
+
+@pytest.mark.parametrize("zone", ["America/Mexico_City", "Europe/Madrid", "UTC"])
+def test_quick_rows_read_relations_by_id_and_times_in_the_active_zone(contacts, zone):
+    """Relations answered by the row's own id column (a null one included) and times in the
+    request's time zone, as DRF answers them."""
+    rows = Contact.objects.filter(pk__in=[contact.pk for contact in contacts]).order_by("pk")
+    with timezone.override(zone):
+        plain = PlainContact(rows, many=True).data
+        quick = QuickContact(rows, many=True).data
+    assert quick == plain
+    assert any(row["account"] is None for row in quick)
+    assert any(row["archived_at"] for row in quick)
+    offset = timezone.localtime(contacts[0].created_at, timezone=ZoneInfo(zone)).isoformat()
+    assert quick[0]["created_at"] == offset.replace("+00:00", "Z")
