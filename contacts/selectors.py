@@ -1,5 +1,8 @@
 """Every read of contacts: who sees what, the consent state, and the relations pages need."""
 
+import functools
+
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
@@ -127,12 +130,23 @@ def contact_list_rows(*, user: User) -> QuerySet:
     ids (crm.core.forms_utils.paginate): the columns the row shows, its tags' names and its
     email consent in one query, as named tuples (LIST_ROW_FIELDS, `email_consent`,
     `tag_names`). Not models: a page's 25 contacts with their accounts and owners made 75 of
-    them, whose construction cost more than the query (contacts/list_rows.py draws the rows)."""
-    return (
-        contact_base(user=user)
-        .annotate(email_consent=latest_consent_action(), tag_names=tag_names(Contact))
-        .values_list(*LIST_ROW_FIELDS, "email_consent", "tag_names", named=True)
-    )
+    them, whose construction cost more than the query (contacts/list_rows.py draws the rows).
+
+    Who sees what is decided by the ids: `contact_filtered` found them with the user's own
+    `contact_base`, and these rows are read by them only. So the query is the same for every
+    user, and is built once per process (`_kept_list_rows`) and copied for each page: building
+    it, two subqueries and 15 columns across three tables, cost 0.6 ms of every page."""
+    return _kept_list_rows(ContentType.objects.get_for_model(Contact).pk).all()
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_list_rows(content_type_id: int) -> QuerySet:
+    """The rows' query, kept per process. Keyed by the id of the contacts' content type, which
+    the tags' subquery names: a database whose content types were made again (a test's flush)
+    gets a new one. Never evaluated itself: contact_list_rows hands out copies."""
+    return Contact.objects.annotate(
+        email_consent=latest_consent_action(), tag_names=tag_names(Contact)
+    ).values_list(*LIST_ROW_FIELDS, "email_consent", "tag_names", named=True)
 
 
 def contact_detail(*, user: User, pk: int) -> Contact:

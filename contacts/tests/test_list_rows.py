@@ -84,3 +84,37 @@ def test_marketing_can_tick_the_rows(marketing, client_for):
     contact = ContactFactory()
     response = client_for(marketing).get(reverse("contacts:contact-list"))
     assert f'name="contacts" value="{contact.pk}" form="contact-selection"' in response.text
+
+
+def test_the_rows_query_is_built_once_and_reads_the_rows_as_they_are_now(rep):
+    """The query is kept per process (selectors._kept_list_rows); what it reads is not."""
+    contact = ContactFactory(owner=rep, first_name="Ana", tags=["feria"])
+    selectors._kept_list_rows.cache_clear()
+    first = _rows(rep, [contact])[0]
+    Contact.objects.filter(pk=contact.pk).update(first_name="Anabel")
+    contact.tags.set(["vip", "expo"])
+    ConsentFactory(contact=contact)
+    again = _rows(UserFactory(), [contact])[0]
+    info = selectors._kept_list_rows.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    assert (first.first_name, first.tag_names, first.email_consent) == ("Ana", ["feria"], None)
+    assert (again.first_name, again.tag_names, again.email_consent) == (
+        "Anabel",
+        ["expo", "vip"],
+        "grant",
+    )
+
+
+def test_the_kept_rows_query_follows_the_content_types_id(monkeypatch):
+    """A database whose content types were made again (a flush) gets a query naming the new
+    id of the contacts' type, never the one kept from before."""
+    from django.contrib.contenttypes.models import ContentType
+
+    real = ContentType.objects.get_for_model(Contact)
+    selectors._kept_list_rows.cache_clear()
+    before = str(selectors.contact_list_rows(user=None).query)
+    moved = ContentType(pk=real.pk + 7919, app_label=real.app_label, model=real.model)
+    monkeypatch.setattr(ContentType.objects, "get_for_model", lambda model, **kw: moved)
+    after = str(selectors.contact_list_rows(user=None).query)
+    assert f"= {real.pk}" in before and f"= {moved.pk}" in after
+    assert selectors._kept_list_rows.cache_info().misses == 2
