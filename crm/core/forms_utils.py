@@ -304,6 +304,14 @@ class ListFilterForm(forms.Form):
     def more(self) -> list:
         return [self[name] for name in self.MORE]
 
+    def fragment_key(self) -> tuple:
+        """Everything the bar's markup is drawn from besides the language and the URLs (which
+        `{% kept_fragment %}` adds): the values asked for and the owners' names. A subclass
+        whose choices are read from anywhere else (the database, the user) adds that here, or
+        its bar is not kept."""
+        data = tuple((name, tuple(values)) for name, values in self.data.lists())
+        return (type(self).__name__, self.is_bound, data, tuple(sales_user_names()))
+
     def more_active(self) -> bool:
         return self.is_bound and any(self.data.get(name) for name in self.MORE)
 

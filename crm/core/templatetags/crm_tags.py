@@ -46,6 +46,44 @@ def nav_menu(context) -> str:
     return menu
 
 
+_FRAGMENTS: dict[tuple, str] = {}
+_FRAGMENTS_KEPT = 500  # each a few kB: a list's filter bar for one set of filters
+
+
+@register.tag
+def kept_fragment(parser, token):
+    """`{% kept_fragment "name" key %}…{% endkept_fragment %}`: the markup between, drawn once
+    per process for each `key` and language (with the script prefix and URLconf: the key of
+    `{% nav_menu %}`), then given as it was. The key must hold everything the markup is drawn
+    from (a list's filter bar: ListFilterForm.fragment_key); nothing is ever stale, as a change
+    of any of it is another key. Up to _FRAGMENTS_KEPT are kept, then they start again. While
+    DEBUG is on it is drawn each time, so that an edited template shows at once."""
+    bits = token.split_contents()
+    if len(bits) != 3:
+        raise template.TemplateSyntaxError(f"{bits[0]} necesita un nombre y una clave")
+    nodelist = parser.parse(("endkept_fragment",))
+    parser.delete_first_token()
+    return KeptFragmentNode(
+        nodelist, parser.compile_filter(bits[1]), parser.compile_filter(bits[2])
+    )
+
+
+class KeptFragmentNode(template.Node):
+    def __init__(self, nodelist, name, key):
+        self.nodelist, self.name, self.key = nodelist, name, key
+
+    def render(self, context) -> str:
+        key = (self.name.resolve(context), self.key.resolve(context), formats.url_context())
+        markup = _FRAGMENTS.get(key)
+        if markup is None:
+            markup = self.nodelist.render(context)
+            if not settings.DEBUG:
+                if len(_FRAGMENTS) >= _FRAGMENTS_KEPT:
+                    _FRAGMENTS.clear()
+                _FRAGMENTS[key] = markup
+        return markup
+
+
 @register.simple_tag(takes_context=True)
 def query_replace(context, **changes) -> str:
     """The current query string with some parameters replaced (pagination, sorting)."""
