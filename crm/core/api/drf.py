@@ -194,7 +194,9 @@ class QuickRowsMixin:
     - Its fields are built from the model once per class and process (`get_fields`), then
       copied for each serializer (`_field_copy`): DRF introspects every model field again for
       every serializer (0.75 ms for a contact's 25 fields). Copies, never the built ones: DRF
-      binds each field to its serializer.
+      binds each field to its serializer. What is kept is ModelSerializer's own `get_fields`,
+      the same for every request: a serializer whose fields depend on the request (who asks)
+      changes them in its own `get_fields`, on the copy it gets (CampaignSerializer).
     - A row reads a plain field's value with one `getattr` (`to_representation`). DRF's generic
       path walks the field's source with an isinstance check and a callable check per value,
       1,250 times for a page of 50 contacts. A field with its own way to read (relations, method
