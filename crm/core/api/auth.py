@@ -62,7 +62,15 @@ class HasScope(BasePermission):
 
 
 class TokenRateThrottle(SimpleRateThrottle):
-    """Requests per key (per user for a session; per address for the anonymous)."""
+    """Requests per key (per user for a session; per address for the anonymous).
+
+    Counted in the rate's windows (a minute for "600/min"): the requests of the current one,
+    plus those of the one before weighed by the share of it still inside the last minute, as
+    if they had come evenly. DRF's own throttle keeps the time of every request in one cache
+    entry, read, unpickled, pickled and written back whole by each request (12,000 times at
+    200 requests a second, 100 kB each way), and two workers doing so at once each write back
+    their own list, losing the other's request. Here each request adds one to a counter
+    (`incr`, atomic in Redis) and reads two numbers."""
 
     scope = "api"
 
@@ -74,6 +82,38 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window, into = divmod(self.now, self.duration)
+        current, previous = f"{self.key}:{int(window)}", f"{self.key}:{int(window) - 1}"
+        counts = self.cache.get_many([current, previous])
+        self.current = counts.get(current, 0)
+        self.previous = counts.get(previous, 0)
+        self.into = into / self.duration  # how far into the current window, 0 to 1
+        if self.previous * (1 - self.into) + self.current >= self.num_requests:
+            return self.throttle_failure()
+        # The window's first request makes the counter; add() fails when another did first.
+        if not self.cache.add(current, 1, 2 * self.duration):
+            try:
+                self.cache.incr(current)
+            except ValueError:  # expired between the two: this request starts it again
+                self.cache.add(current, 1, 2 * self.duration)
+        return True
+
+    def wait(self) -> float:
+        """Seconds until a request would be let through (the 429's Retry-After)."""
+        to_window_end = (1 - self.into) * self.duration
+        if self.current >= self.num_requests or not self.previous:
+            return to_window_end
+        # The previous window's weight falls as the current one goes by.
+        share_left = (self.num_requests - self.current) / self.previous
+        return max(0.0, (1 - share_left - self.into) * self.duration)
 
 
 class CursorPage(CursorPagination):

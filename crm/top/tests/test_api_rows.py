@@ -6,6 +6,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
@@ -320,3 +321,78 @@ def test_quick_rows_read_relations_by_id_and_times_in_the_active_zone(contacts, 
     assert any(row["archived_at"] for row in quick)
     offset = timezone.localtime(contacts[0].created_at, timezone=ZoneInfo(zone)).isoformat()
     assert quick[0]["created_at"] == offset.replace("+00:00", "Z")
+
+
+# --- TokenRateThrottle: counted in windows, not a list of every request -------------------
+
+
+@pytest.fixture
+def three_a_minute(settings):
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+
+    from crm.core.api.auth import TokenRateThrottle
+
+    cache.clear()
+    rates = TokenRateThrottle.THROTTLE_RATES
+    TokenRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "api": "3/min"}
+    yield
+    TokenRateThrottle.THROTTLE_RATES = rates
+    cache.clear()
+
+
+def test_a_key_gets_its_rate_and_a_retry_after(rep, three_a_minute):
+    client = api(rep)
+    url = reverse("api:account-list")
+    start = datetime.datetime(2026, 12, 7, 10, 0, 15, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        assert [client.get(url).status_code for _ in range(3)] == [200, 200, 200]
+        refused = client.get(url)
+        assert refused.status_code == 429
+        assert int(refused["Retry-After"]) == 45  # the rest of this minute
+        clock.shift(44)
+        assert client.get(url).status_code == 429
+        # 10:01:00 + 20 s: the three of the minute before weigh 3 × 40/60 = 2, so one more.
+        clock.move_to(start + datetime.timedelta(seconds=65))
+        assert client.get(url).status_code == 200
+        assert client.get(url).status_code == 429
+        clock.move_to(start + datetime.timedelta(seconds=125))  # a quiet minute later
+        assert [client.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_requests_at_the_end_of_a_minute_count_into_the_next(rep, three_a_minute):
+    """No burst of twice the rate across the turn of the minute: a counter per minute alone
+    would let three more through at 10:01:02."""
+    client = api(rep)
+    url = reverse("api:account-list")
+    late = datetime.datetime(2026, 12, 7, 10, 0, 58, tzinfo=datetime.UTC)
+    with time_machine.travel(late, tick=False) as clock:
+        assert [client.get(url).status_code for _ in range(3)] == [200, 200, 200]
+        clock.shift(4)  # 10:01:02: the three weigh 3 × 58/60 = 2.9, room for one
+        assert client.get(url).status_code == 200
+        refused = client.get(url)
+        assert refused.status_code == 429
+        # 2.9 + 1 until the weight of the three falls under 2, at 10:01:20 (18 s, rounded up).
+        assert int(refused["Retry-After"]) in (18, 19)
+        clock.shift(int(refused["Retry-After"]))  # as a client told to wait does
+        assert client.get(url).status_code == 200
+
+
+def test_each_key_and_each_request_is_counted(rep, three_a_minute):
+    """Two keys, two allowances; and every request counts, whichever worker served it (the
+    counter is added to, never written back whole)."""
+    from django.core.cache import cache
+
+    from crm.core.models import ApiToken
+
+    first, second = api(rep), api(rep)
+    url = reverse("api:account-list")
+    now = datetime.datetime(2026, 12, 7, 10, 0, 5, tzinfo=datetime.UTC)
+    with time_machine.travel(now):
+        assert [first.get(url).status_code for _ in range(2)] == [200, 200]
+        assert [second.get(url).status_code for _ in range(3)] == [200, 200, 200]
+        assert first.get(url).status_code == 200
+        assert first.get(url).status_code == 429  # refused, so not counted
+        minute = int(now.timestamp() // 60)
+        keys = [f"throttle_api_token-{token.pk}:{minute}" for token in ApiToken.objects.all()]
+        assert sorted(cache.get(key) for key in keys) == [3, 3]
