@@ -73,7 +73,10 @@ class KeptFragmentNode(template.Node):
         self.nodelist, self.name, self.key = nodelist, name, key
 
     def render(self, context) -> str:
-        key = (self.name.resolve(context), self.key.resolve(context), formats.url_context())
+        given = self.key.resolve(context)
+        if given in (None, ""):  # no key (a context without it): drawn each time, never kept
+            return self.nodelist.render(context)
+        key = (self.name.resolve(context), given, formats.url_context())
         markup = _FRAGMENTS.get(key)
         if markup is None:
             markup = self.nodelist.render(context)

@@ -83,3 +83,11 @@ def test_the_tag_needs_a_name_and_a_key():
     assert page.render(Context({"key": 1, "v": "uno"})) == "uno"
     assert page.render(Context({"key": 1, "v": "otro"})) == "uno"  # the key says what it shows
     assert page.render(Context({"key": 2, "v": "dos"})) == "dos"
+
+
+def test_without_a_key_nothing_is_kept():
+    """A context without the key (a template included elsewhere) draws the markup each time."""
+    page = Template('{% load crm_tags %}{% kept_fragment "t" nada %}{{ v }}{% endkept_fragment %}')
+    assert page.render(Context({"v": "uno"})) == "uno"
+    assert page.render(Context({"v": "dos"})) == "dos"
+    assert not crm_tags._FRAGMENTS
