@@ -22,6 +22,20 @@ _MENUS: dict[tuple, str] = {}
 _MENUS_KEPT = 1000  # role × page × language combinations: a few hundred in practice
 
 
+def _kept(store: dict, limit: int, key: tuple, draw) -> str:
+    """The markup kept in `store` for `key`, drawn (`draw()`) and kept the first time: up to
+    `limit` of them, then they start again. While DEBUG is on it is drawn each time, so that
+    an edited template shows at once ({% nav_menu %}, {% kept_fragment %})."""
+    markup = store.get(key)
+    if markup is None:
+        markup = draw()
+        if not settings.DEBUG:
+            if len(store) >= limit:
+                store.clear()
+            store[key] = markup
+    return markup
+
+
 @register.simple_tag(takes_context=True)
 def nav_menu(context) -> str:
     """The navbar's sections (partials/nav_menu.html), rendered once per process for each set
@@ -36,14 +50,12 @@ def nav_menu(context) -> str:
         "url_name": getattr(match, "url_name", ""),
     }
     key = (tuple(sorted(nav.items())), tuple(names.values()), formats.url_context())
-    menu = _MENUS.get(key)
-    if menu is None:
-        menu = render_to_string("partials/nav_menu.html", {"nav": nav, "match": names})
-        if not settings.DEBUG:
-            if len(_MENUS) >= _MENUS_KEPT:
-                _MENUS.clear()
-            _MENUS[key] = menu
-    return menu
+    return _kept(
+        _MENUS,
+        _MENUS_KEPT,
+        key,
+        lambda: render_to_string("partials/nav_menu.html", {"nav": nav, "match": names}),
+    )
 
 
 _FRAGMENTS: dict[tuple, str] = {}
@@ -56,8 +68,7 @@ def kept_fragment(parser, token):
     per process for each `key` and language (with the script prefix and URLconf: the key of
     `{% nav_menu %}`), then given as it was. The key must hold everything the markup is drawn
     from (a list's filter bar: ListFilterForm.fragment_key); nothing is ever stale, as a change
-    of any of it is another key. Up to _FRAGMENTS_KEPT are kept, then they start again. While
-    DEBUG is on it is drawn each time, so that an edited template shows at once."""
+    of any of it is another key. Kept as `{% nav_menu %}` is (`_kept`)."""
     bits = token.split_contents()
     if len(bits) != 3:
         raise template.TemplateSyntaxError(f"{bits[0]} necesita un nombre y una clave")
@@ -77,14 +88,7 @@ class KeptFragmentNode(template.Node):
         if given in (None, ""):  # no key (a context without it): drawn each time, never kept
             return self.nodelist.render(context)
         key = (self.name.resolve(context), given, formats.url_context())
-        markup = _FRAGMENTS.get(key)
-        if markup is None:
-            markup = self.nodelist.render(context)
-            if not settings.DEBUG:
-                if len(_FRAGMENTS) >= _FRAGMENTS_KEPT:
-                    _FRAGMENTS.clear()
-                _FRAGMENTS[key] = markup
-        return markup
+        return _kept(_FRAGMENTS, _FRAGMENTS_KEPT, key, lambda: self.nodelist.render(context))
 
 
 @register.simple_tag(takes_context=True)
