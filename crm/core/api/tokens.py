@@ -124,14 +124,15 @@ def token_for_key(key: str, *, ip: str | None = None) -> ApiToken | None:
     use."""
     if not key.startswith(PREFIX) or len(key) > 200:
         return None
-    token = (
-        ApiToken.objects.select_related("user", "user__team")
-        .filter(key_hash=_hash(key), revoked_at=None, expires_at__gt=timezone.now())
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    # get() by the unique hash, the rest checked here: first() with the three conditions in
+    # SQL ordered by the model's ordering, compiled on every request for one row (0.4 ms).
+    try:
+        token = ApiToken.objects.select_related("user", "user__team").get(key_hash=_hash(key))
+    except ApiToken.DoesNotExist:
         return None
     now = timezone.now()
+    if token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
+        return None
     if (
         token.last_used_at is None
         or now - token.last_used_at > TOUCH_EVERY
