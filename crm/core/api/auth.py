@@ -98,12 +98,15 @@ class TokenRateThrottle(SimpleRateThrottle):
         self.into = into / self.duration  # how far into the current window, 0 to 1
         if self.previous * (1 - self.into) + self.current >= self.num_requests:
             return self.throttle_failure()
-        # The window's first request makes the counter; add() fails when another did first.
-        if not self.cache.add(current, 1, 2 * self.duration):
-            try:
-                self.cache.incr(current)
-            except ValueError:  # expired between the two: this request starts it again
-                self.cache.add(current, 1, 2 * self.duration)
+        # The window's first request makes the counter (add() fails when another did first);
+        # the others add to it: incr() alone, when the counter was read (the cache's incr
+        # checks first that it exists: two round trips to Redis, add and incr would be three).
+        if current not in counts and self.cache.add(current, 1, 2 * self.duration):
+            return True
+        try:
+            self.cache.incr(current)
+        except ValueError:  # expired since it was read: this request starts it again
+            self.cache.add(current, 1, 2 * self.duration)
         return True
 
     def wait(self) -> float:
