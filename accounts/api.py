@@ -41,7 +41,7 @@ class AccountSerializer(SparseFieldsMixin, serializers.ModelSerializer):
 
 def list_filters(params: QueryDict) -> dict:
     """The list page's filters (same names, same meaning) from the query string."""
-    return AccountFilterForm(params).filters()
+    return AccountFilterForm.filters_from(params)
 
 
 class AccountViewSet(

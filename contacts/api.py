@@ -85,7 +85,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 def list_filters(params: QueryDict) -> dict:
     """The list page's filters (same names, same meaning) from the query string."""
-    return ContactFilterForm(params).filters()
+    return ContactFilterForm.filters_from(params)
 
 
 class ContactViewSet(

@@ -44,9 +44,10 @@ def consent_filter_q(state: str, channel: str = Consent.Channel.EMAIL) -> Q:
     return Exists(latest.filter(action=state))
 
 
-def contact_base(*, user: User) -> QuerySet[Contact]:
-    """The shared portfolio: every role reads every contact (DESIGN.md §1)."""
-    return Contact.objects.all()
+def contact_base(*, user: User, rows: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
+    """The shared portfolio: every role reads every contact (DESIGN.md §1). Of `rows` (a
+    query of contacts with what a page reads, or all of them) the ones `user` may see."""
+    return (Contact.objects if rows is None else rows).all()
 
 
 def contact_editable(*, user: User) -> QuerySet[Contact]:
@@ -69,17 +70,28 @@ def contact_api_list(*, user: User, filters: dict | None = None) -> QuerySet[Con
     `email_consent` and `tag_names` in the row's own query. The answer names the owner and the
     account by id only, so neither is joined: a page of 50 contacts built 150 models and ran a
     second query for the tags with `contact_list`."""
-    return contact_filtered(user=user, filters=filters).annotate(
+    rows = _kept_api_rows(ContentType.objects.get_for_model(Contact).pk)
+    return contact_filtered(user=user, filters=filters, rows=rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_api_rows(content_type_id: int) -> QuerySet[Contact]:
+    """Every contact with its `email_consent` and `tag_names`, the query kept per process (as
+    `_kept_list_rows`): adding the two subqueries cost 0.6 ms of each request, more than the
+    filters and the order together. Never evaluated itself: contact_base hands out copies."""
+    return Contact.objects.annotate(
         email_consent=latest_consent_action(), tag_names=tag_names(Contact)
     )
 
 
-def contact_filtered(*, user: User, filters: dict | None = None) -> QuerySet[Contact]:
+def contact_filtered(
+    *, user: User, filters: dict | None = None, rows: QuerySet[Contact] | None = None
+) -> QuerySet[Contact]:
     """The same contacts and order as `contact_list`, without what a row shows: for the ids of
     a page of the list and for its count (every clone of a query copies its subqueries, and
     the list's queries are built on every keystroke of live filtering)."""
     filters = filters or {}
-    qs = contact_base(user=user).filter(archived_at__isnull=not filters.get("archived"))
+    qs = contact_base(user=user, rows=rows).filter(archived_at__isnull=not filters.get("archived"))
     if condition := text_query_q(
         filters.get("q", ""), text_field="search_text", digit_fields=PHONE_FIELDS
     ):

@@ -408,7 +408,7 @@ OPPORTUNITY_FILTERS = [
 
 def opportunity_filters(params: QueryDict) -> dict:
     """The list page's filters (same names, same meaning) from the query string."""
-    filters = OpportunityFilterForm(params).filters()
+    filters = OpportunityFilterForm.filters_from(params)
     filters.pop("sort", None)  # the API orders with ?ordering=
     return filters
 

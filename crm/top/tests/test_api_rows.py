@@ -396,3 +396,92 @@ def test_each_key_and_each_request_is_counted(rep, three_a_minute):
         minute = int(now.timestamp() // 60)
         keys = [f"throttle_api_token-{token.pk}:{minute}" for token in ApiToken.objects.all()]
         assert sorted(cache.get(key) for key in keys) == [3, 3]
+
+
+# --- What a list request builds (ListFilterForm.filters_from, selectors._kept_api_rows) --------
+
+
+def _filter_forms() -> list[type]:
+    from accounts.forms import AccountFilterForm
+    from contacts.forms import ContactFilterForm
+    from crm.core.forms_utils import ListFilterForm
+    from opportunities.forms.pipeline import OpportunityFilterForm
+
+    found, todo = set(), [ListFilterForm]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__.split(".")[-2:-1] != ["tests"] and sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    # Every filter bar of the application is found (a new one joins these tests by itself).
+    assert {AccountFilterForm, ContactFilterForm, OpportunityFilterForm} <= found
+    return sorted(found, key=lambda form: form.__name__)
+
+
+@pytest.mark.parametrize("form_class", _filter_forms(), ids=lambda form: form.__name__)
+def test_a_list_asked_with_none_of_its_filters_is_not_filtered_without_building_the_form(
+    form_class, rep
+):
+    from django.http import QueryDict
+
+    paging = QueryDict("cursor=cD0xMjM%3D&page_size=20&ordering=-id&fields=id,name")
+    assert form_class.filters_from(paging) == {} == form_class(paging).filters()
+    assert form_class.filters_from(QueryDict("")) == {} == form_class.filters_from(None)
+    # The shortcut looks at the class's fields: no form adds one of its own when built.
+    assert set(form_class(paging).fields) <= set(form_class.base_fields)
+    # A filter asked for builds the form, with its cleaning: the same as the page's.
+    for query in ("q=Ana&cursor=x", "archived=on", "mine=1&sort=-updated", "owner=999999"):
+        data = QueryDict(query)
+        assert form_class.filters_from(data) == form_class(data).filters(), query
+    assert form_class.filters_from(QueryDict("q=Ana&cursor=x")) == {"q": "Ana"}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"q": "perez"},
+        {"q": "5512"},
+        {"tags": ["vip"]},
+        {"consent": "grant"},
+        {"consent": "none"},
+        {"lifecycle": ["lead", "customer"], "sort": "-score"},
+        {"mine": True, "archived": True},
+        {"sort": "account", "city": "Puebla", "min_score": 10},
+    ],
+)
+def test_the_api_list_is_the_filtered_list_with_its_two_columns(filters, rep):
+    """The kept query (subqueries added once per process) filtered per request is the same
+    SQL as the subqueries added to the filtered list on each request, and reads the same."""
+    from contacts import selectors
+    from crm.core.search_query import tag_names
+
+    tagged = ContactFactory(owner=rep, last_name="Pérez", city="Puebla", lead_score=40)
+    tagged.tags.set(["vip"])
+    consent_record(
+        contact=tagged, action=Consent.Action.GRANT, source=Consent.Source.STAFF, actor=rep
+    )
+    ContactFactory(owner=rep, last_name="Pérez", mobile="+52 55 1234 5678")
+    each_request = selectors.contact_filtered(user=rep, filters=filters).annotate(
+        email_consent=selectors.latest_consent_action(), tag_names=tag_names(Contact)
+    )
+    kept = selectors.contact_api_list(user=rep, filters=filters)
+    assert str(kept.query) == str(each_request.query)
+    columns = ("pk", "email_consent", "tag_names")
+    assert list(kept.values_list(*columns)) == list(each_request.values_list(*columns))
+
+
+def test_the_api_list_query_is_built_once_and_reads_the_rows_as_they_are_now(rep):
+    from contacts import selectors
+
+    selectors._kept_api_rows.cache_clear()
+    contact = ContactFactory(owner=rep)
+    assert [c.tag_names for c in selectors.contact_api_list(user=rep)] == [[]]
+    contact.tags.set(["nuevo"])
+    consent_record(
+        contact=contact, action=Consent.Action.GRANT, source=Consent.Source.STAFF, actor=rep
+    )
+    (row,) = selectors.contact_api_list(user=rep)
+    assert (row.tag_names, row.email_consent) == (["nuevo"], Consent.Action.GRANT)
+    info = selectors._kept_api_rows.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
