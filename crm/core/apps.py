@@ -14,7 +14,8 @@ class CrmConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from crm.core import audit_hooks, permissions, throttling
-        from crm.core.models import User
+        from crm.core.api import tokens
+        from crm.core.models import ApiToken, Team, User
 
         # Logins and failures are audited (DESIGN.md §5); the hooks only write the trail.
         signals.user_logged_in.connect(audit_hooks.on_login, dispatch_uid="crm-audit-login")
@@ -35,6 +36,16 @@ class CrmConfig(AppConfig):
         post_delete.connect(
             permissions.forget_sales_user_names, sender=User, dispatch_uid="crm-sales-names-delete"
         )
+        # API keys kept in the cache (crm.core.api.tokens) are read again once anything that
+        # decides what they reach changes: the key, its user, the user's team.
+        for signal, name in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(tokens.forget_token, sender=ApiToken, dispatch_uid=f"crm-api-key-{name}")
+            signal.connect(
+                tokens.forget_user_tokens, sender=User, dispatch_uid=f"crm-api-key-user-{name}"
+            )
+            signal.connect(
+                tokens.forget_team_tokens, sender=Team, dispatch_uid=f"crm-api-key-team-{name}"
+            )
 
 
 def _start_idle_clock(sender, request, user, **kwargs) -> None:
