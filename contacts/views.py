@@ -23,8 +23,7 @@ ACCOUNT_PANEL_LIMIT = 20
 
 @require_http_methods(["GET"])
 def contact_list(request: HttpRequest) -> HttpResponse:
-    form = ContactFilterForm(request.GET or None)
-    filters = form.filters()
+    form, filters = ContactFilterForm.for_list(request.GET)
     page = paginate(
         request,
         selectors.contact_filtered(user=request.user, filters=filters),
@@ -38,6 +37,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         template,
         {
             "filter_form": form,
+            "filter_key": ContactFilterForm.fragment_key_of(request.GET),
             "page_obj": page,
             "rows": render_rows(page.object_list, selectable=can_use(request.user, "campaigns")),
             "can_create": can_create_records(request.user),
@@ -52,8 +52,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def contact_count(request: HttpRequest) -> HttpResponse:
     """The total of the list with these filters, loaded after the page (see ListPage)."""
-    form = ContactFilterForm(request.GET or None)
-    count = selectors.contact_filtered(user=request.user, filters=form.filters()).count()
+    filters = ContactFilterForm.filters_from(request.GET)
+    count = selectors.contact_filtered(user=request.user, filters=filters).count()
     return render(request, "partials/list_count.html", {"count": count})
 
 

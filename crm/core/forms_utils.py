@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.utils import flatatt
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -309,11 +310,30 @@ class ListFilterForm(forms.Form):
         `{% kept_fragment %}` adds): the values asked for and the owners' names. A subclass
         whose choices are read from anywhere else (the database, the user) adds that here, or
         its bar is not kept."""
-        data = tuple((name, tuple(values)) for name, values in self.data.lists())
-        return (type(self).__name__, self.is_bound, data, tuple(sales_user_names()))
+        return type(self).fragment_key_of(self.data if self.is_bound else None)
+
+    @classmethod
+    def fragment_key_of(cls, data) -> tuple:
+        """`cls(data or None).fragment_key()`, without building the form."""
+        values = tuple((name, tuple(values)) for name, values in data.lists()) if data else ()
+        return (cls.__name__, bool(data), values, tuple(sales_user_names()))
 
     def more_active(self) -> bool:
         return self.is_bound and any(self.data.get(name) for name in self.MORE)
+
+    @classmethod
+    def for_list(cls, data) -> tuple["ListFilterForm", dict]:
+        """The list page's bar and its filters, from the query string `data`. When `data` names
+        none of the bar's fields nothing is filtered, and the bar is built only if it is drawn
+        (under {% kept_fragment %} it mostly is not: 0.45 ms of every unfiltered page)."""
+        if not cls._names_a_field(data):
+            return SimpleLazyObject(lambda: cls(data or None)), {}
+        form = cls(data or None)
+        return form, form.filters()
+
+    @classmethod
+    def _names_a_field(cls, data) -> bool:
+        return bool(data) and any(name in data for name in cls.base_fields)
 
     @classmethod
     def filters_from(cls, data) -> dict:
@@ -321,7 +341,7 @@ class ListFilterForm(forms.Form):
         fields: each field is then empty, and so nothing is filtered. The API's lists are
         mostly asked with none of them (a cursor, a page size), and the form costs more than
         the rest of the list's query (ListFilterForm's tests hold every subclass to this)."""
-        if not data or not any(name in data for name in cls.base_fields):
+        if not cls._names_a_field(data):
             return {}
         return cls(data).filters()
 

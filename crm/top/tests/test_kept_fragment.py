@@ -91,3 +91,40 @@ def test_without_a_key_nothing_is_kept():
     assert page.render(Context({"v": "uno"})) == "uno"
     assert page.render(Context({"v": "dos"})) == "dos"
     assert not crm_tags._FRAGMENTS
+
+
+@pytest.mark.parametrize("query", QUERIES + [{"page": "3"}], ids=str)
+def test_the_bars_key_is_the_forms_own_without_the_form(query, rep):
+    from django.http import QueryDict
+
+    from contacts.forms import ContactFilterForm
+
+    data = QueryDict(mutable=True)
+    for name, value in query.items():
+        data.setlist(name, value if isinstance(value, list) else [value])
+    form = ContactFilterForm(data or None)
+    assert ContactFilterForm.fragment_key_of(data) == form.fragment_key()
+
+
+def test_an_unfiltered_page_with_its_bar_kept_builds_no_form(client_for, rep, monkeypatch):
+    from contacts.forms import ContactFilterForm
+
+    built = []
+    original = ContactFilterForm.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(args)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContactFilterForm, "__init__", counted)
+    client = client_for(rep)
+    url = reverse("contacts:contact-list")
+    first = _bar(client.get(url).text)
+    assert len(built) == 1  # drawn once, for the bar to keep
+    assert _bar(client.get(url).text) == first
+    built.clear()
+    client.get(url)
+    client.get(reverse("contacts:contact-count"))
+    assert built == []  # nothing filtered: neither the list nor its count builds the form
+    client.get(url, {"q": "ana"})
+    assert len(built) == 1  # a filter asked for: the form cleans it, and draws the new bar
