@@ -73,6 +73,15 @@ def _forget_sales_user_names():
 
 
 @pytest.fixture(autouse=True)
+def _who_asks_read_each_time(settings):
+    # Who is asking is kept in the cache with Redis (crm.core.kept), keyed by the user's id:
+    # ids repeat across the tests' rolled-back databases and xdist's workers, which share Redis.
+    # Read from the database here, the same with Redis or without (the queries counted too);
+    # crm/top/tests/test_kept.py keeps them, in a cache of its own.
+    settings.AUTH_KEEP_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _company_address(settings):
     # Campaigns refuse to send without the company's postal address (it goes in every
     # footer); the tests run as a company that has set it.

@@ -530,10 +530,10 @@ ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 # The REST API (issue 11; crm.core.api, each app's api.py, /api/v1/ in crm.top.api).
 API_RATE = env("API_RATE", default="600/min")  # requests per personal key (or per session)
-# A live API key's row is kept this many seconds in the cache (crm.core.api.tokens): only where
-# the cache is shared by every process (Redis), or a key revoked through one worker would still
-# be let in by the others' copies.
-API_KEY_KEEP_SECONDS = env.int("API_KEY_KEEP_SECONDS", default=30 if REDIS_URL else 0)
+# Who is asking (the signed-in user, a live API key with its user) is kept this many seconds in
+# the cache (crm.core.kept): only where the cache is shared by every process (Redis), or a change
+# made through one worker would not reach the others' copies.
+AUTH_KEEP_SECONDS = env.int("AUTH_KEEP_SECONDS", default=30 if REDIS_URL else 0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm.core.api.auth.TokenAuthentication",

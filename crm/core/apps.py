@@ -11,10 +11,9 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import signals
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from crm.core import audit_hooks, permissions, throttling
-        from crm.core.api import tokens
+        from crm.core import audit_hooks, kept, permissions, throttling
         from crm.core.models import ApiToken, Team, User
 
         # Logins and failures are audited (DESIGN.md §5); the hooks only write the trail.
@@ -36,16 +35,16 @@ class CrmConfig(AppConfig):
         post_delete.connect(
             permissions.forget_sales_user_names, sender=User, dispatch_uid="crm-sales-names-delete"
         )
-        # API keys kept in the cache (crm.core.api.tokens) are read again once anything that
-        # decides what they reach changes: the key, its user, the user's team.
+        # Who is asking, kept in the cache (crm.core.kept), is read again once anything that
+        # decides what they reach changes: the user, their team, their API key.
         for signal, name in ((post_save, "save"), (post_delete, "delete")):
-            signal.connect(tokens.forget_token, sender=ApiToken, dispatch_uid=f"crm-api-key-{name}")
+            signal.connect(kept.forget_user, sender=User, dispatch_uid=f"crm-kept-user-{name}")
             signal.connect(
-                tokens.forget_user_tokens, sender=User, dispatch_uid=f"crm-api-key-user-{name}"
+                kept.forget_api_key, sender=ApiToken, dispatch_uid=f"crm-kept-api-key-{name}"
             )
-            signal.connect(
-                tokens.forget_team_tokens, sender=Team, dispatch_uid=f"crm-api-key-team-{name}"
-            )
+        # A team's members: before it goes (SET_NULL empties their column without a save).
+        for signal, name in ((post_save, "save"), (pre_delete, "delete")):
+            signal.connect(kept.forget_team, sender=Team, dispatch_uid=f"crm-kept-team-{name}")
 
 
 def _start_idle_clock(sender, request, user, **kwargs) -> None:

@@ -5,34 +5,24 @@ A key reads `crm_<prefix>_<secret>`: the prefix (8 characters) is shown in the l
 apart; the whole key is hashed. A lookup is by the hash (a unique index), so a wrong key costs
 one indexed read and reveals nothing about the right one.
 
-A live key's row, with its user and team, is kept in the cache under its hash, for
-settings.API_KEY_KEEP_SECONDS (30 with Redis; 0, never, with a cache of each process):
-a request with it reads Redis instead of PostgreSQL (0.6 ms of a worker's CPU and a statement
-of the database's, on every request of an integration). Whatever decides whether a key works,
-or what its user may see, forgets it at once and again when its transaction commits: the key
-revoked, its row saved or deleted, its user or the user's team saved or deleted
-(crm.core.apps). A forgotten key's place holds a marker as long, and a key read from
-the database is only kept where nothing is (`add`): a request that read the key just before
-its revocation cannot put it back. A change made without signals (an update(), the database by
-hand) is seen within that time. A cache that does not answer costs the query, never the
-request.
+A live key's row, with its user and team, is kept in the cache (crm.core.kept): a request with
+it reads Redis instead of PostgreSQL, and revoking the key, or changing its user or team, makes
+the next request read it again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import secrets
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.core import kept
 from crm.core.audit import audit
 from crm.core.models import ApiToken, AuditEvent, User
 
@@ -53,9 +43,6 @@ EXPIRY_DAYS = (30, 90, 180, 365)
 MAX_PER_USER = 20
 # The last use is written at most this often per key (not on every request).
 TOUCH_EVERY = dt.timedelta(minutes=1)
-FORGOTTEN = "forgotten"  # the marker in a forgotten key's place
-
-logger = logging.getLogger(__name__)
 
 
 def _hash(key: str) -> str:
@@ -144,7 +131,7 @@ def token_for_key(key: str, *, ip: str | None = None) -> ApiToken | None:
     if not key.startswith(PREFIX) or len(key) > 200:
         return None
     digest = _hash(key)
-    if (token := _kept(digest)) is not None:
+    if (token := kept.read(kept.api_key_key(digest), ApiToken)) is not None:
         return token if _live(token) else None
     # get() by the unique hash, the rest checked in _live: first() with the three conditions
     # in SQL, ordered by the model's ordering, compiled on every request for one row, cost
@@ -163,80 +150,9 @@ def token_for_key(key: str, *, ip: str | None = None) -> ApiToken | None:
     ):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
         token.last_used_at, token.last_used_ip = now, ip
-    _keep(token)
+    kept.keep(kept.api_key_key(digest), token)
     return token
 
 
 def _live(token: ApiToken) -> bool:
     return token.revoked_at is None and token.expires_at > timezone.now() and token.user.is_active
-
-
-def _cache_key(digest: str) -> str:
-    return f"crm:api-key:{digest}"
-
-
-def _keep_seconds() -> int:
-    return settings.API_KEY_KEEP_SECONDS
-
-
-def _kept(digest: str) -> ApiToken | None:
-    if not _keep_seconds():
-        return None
-    try:
-        token = cache.get(_cache_key(digest))
-    except Exception:  # noqa: BLE001 - Redis unreachable: the database answers
-        logger.warning("Clave de API leída sin caché: no responde", exc_info=True)
-        return None
-    return token if isinstance(token, ApiToken) else None
-
-
-def _keep(token: ApiToken) -> None:
-    if not _keep_seconds():
-        return
-    try:
-        cache.add(_cache_key(token.key_hash), token, _keep_seconds())
-    except Exception:  # noqa: BLE001 - read from the database again next time
-        logger.warning("Clave de API no guardada en la caché", exc_info=True)
-
-
-def _forget(*digests: str) -> None:
-    if not digests or not _keep_seconds():
-        return
-    try:
-        cache.set_many({_cache_key(d): FORGOTTEN for d in digests}, _keep_seconds())
-    except Exception:  # noqa: BLE001 - its copy expires in the keeping time
-        logger.warning("Claves de API no olvidadas en la caché", exc_info=True)
-
-
-def forget_keys(*digests: str) -> None:
-    """These keys are read from the database from now on: at once, and again when the
-    transaction commits (a request in between still reads the row as it was)."""
-    _forget(*digests)
-    transaction.on_commit(lambda: _forget(*digests))
-
-
-# A user's save of these columns only changes nothing a key's requests read (the sign-in's).
-_USER_FIELDS_KEPT = frozenset({"last_login"})
-
-
-def forget_token(sender, instance: ApiToken, created: bool = False, **kwargs) -> None:
-    """post_save, post_delete of a key (a new one was never kept)."""
-    if not created:
-        forget_keys(instance.key_hash)
-
-
-def forget_user_tokens(sender, instance: User, update_fields=None, **kwargs) -> None:
-    """post_save, post_delete of a user: their role, team, state and time zone are part of
-    every answer to their keys."""
-    if not _keep_seconds() or (
-        update_fields is not None and set(update_fields) <= _USER_FIELDS_KEPT
-    ):
-        return
-    forget_keys(*ApiToken.objects.filter(user=instance.pk).values_list("key_hash", flat=True))
-
-
-def forget_team_tokens(sender, instance, **kwargs) -> None:
-    """post_save, post_delete of a team: its members' keys carry it."""
-    if not _keep_seconds():
-        return
-    forget_keys(*ApiToken.objects.filter(user__team=instance.pk).values_list("key_hash", flat=True))

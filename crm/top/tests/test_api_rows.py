@@ -22,13 +22,6 @@ from crm.core.api.tokens import SCOPES, token_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def key_read_each_time(settings):
-    """The key is read from the database on each request here, with Redis or without (its
-    query counted the same way everywhere); keeping it is test_api_keys_kept's."""
-    settings.API_KEY_KEEP_SECONDS = 0
-
-
 def api(user) -> APIClient:
     _token, key = token_create(user=user, name="Tienda en línea", scopes=SCOPES, days=90)
     client = APIClient()
