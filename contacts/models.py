@@ -133,6 +133,13 @@ class Contact(TimeStampedModel, AddressModel):
                 condition=models.Q(archived_at__isnull=True),
                 name="contact_live_lifecycle_idx",
             ),
+            # The API's list, newest first (its default order): an index of the live contacts
+            # alone, or every page walks past the archived ones among the newest ids.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(archived_at__isnull=True),
+                name="contact_live_id_idx",
+            ),
             models.Index(fields=["lead_source"], name="contact_source_idx"),
             models.Index(fields=["city"], name="contact_city_idx"),
             models.Index(fields=["region"], name="contact_region_idx"),
