@@ -215,11 +215,13 @@ class QuickRowsMixin:
         return {name: _field_copy(field) for name, field in built.items()}
 
     @cached_property
-    def _row_plan(self) -> list[tuple[str, str | None, serializers.Field, bool]]:
+    def _row_plan(self) -> list[tuple[str, str | None, serializers.Field, bool, type | None]]:
         """(name, attribute read directly or None, field, whether that attribute's value is
-        the answer as it is) of each field an answer shows. A relation answered by id reads
-        the row's own column (`owner_id`), as DRF's answer is that id. A date and time field
-        takes the request's time zone once, not once per value (DRF looks it up per value)."""
+        the answer as it is, the type of value that is its own answer) of each field an answer
+        shows. A relation answered by id reads the row's own column (`owner_id`), as DRF's
+        answer is that id. A date and time field takes the request's time zone once, not once
+        per value (DRF looks it up per value). A text, a whole number, a yes/no and a choice
+        among texts are their own answers (`_answered_as_is`)."""
         model = getattr(getattr(self, "Meta", None), "model", None)
         plan = []
         for field in self._readable_fields:
@@ -234,14 +236,14 @@ class QuickRowsMixin:
                     attribute_name, raw = column, True
             if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
                 field.timezone = field.default_timezone()
-            plan.append((field.field_name, attribute_name, field, raw))
+            plan.append((field.field_name, attribute_name, field, raw, _answered_as_is(field)))
         return plan
 
     def to_representation(self, instance):
         if isinstance(instance, Mapping):
             return super().to_representation(instance)
         row = {}
-        for name, attribute_name, field, raw in self._row_plan:
+        for name, attribute_name, field, raw, as_is in self._row_plan:
             if attribute_name is None:
                 value = _MISSING
             else:
@@ -249,7 +251,7 @@ class QuickRowsMixin:
                     value = getattr(instance, attribute_name)
                 except (AttributeError, ObjectDoesNotExist):
                     value = _MISSING  # DRF's own reading below: its default, null or skip
-                if raw and value is not _MISSING:
+                if (raw and value is not _MISSING) or type(value) is as_is:
                     row[name] = value
                     continue
             if value is _MISSING or callable(value):
@@ -262,6 +264,26 @@ class QuickRowsMixin:
                     continue
             row[name] = None if value is None else field.to_representation(value)
         return row
+
+
+def _answered_as_is(field: serializers.Field) -> type | None:
+    """The type of value that DRF's `to_representation` of `field` gives back unchanged: str
+    for a text (`str(value)`), int for a whole number (`int(value)`), bool for a yes/no, str for
+    a choice whose keys are texts (the key named by the value's text is the value). Exactly
+    that type (a subclass, as an enumeration's member, goes through DRF), and only where the
+    field's class keeps DRF's own `to_representation`."""
+    method = type(field).to_representation
+    if method is serializers.CharField.to_representation:
+        return str
+    if method is serializers.IntegerField.to_representation:
+        return int
+    if method is serializers.BooleanField.to_representation:
+        return bool
+    if method is serializers.ChoiceField.to_representation and all(
+        type(key) is str and key == text for text, key in field.choice_strings_to_values.items()
+    ):
+        return str
+    return None
 
 
 def _id_column(model, name: str) -> str | None:

@@ -7,9 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import AccountFactory
@@ -141,7 +143,7 @@ class Thing:
         self.__dict__.update(values)
 
     def shout(self):
-        return self.name.upper()
+        return str(self.name).upper()
 
     @property
     def broken(self):
@@ -150,6 +152,16 @@ class Thing:
 
 class Inner(serializers.Serializer):
     size = serializers.IntegerField()
+
+
+class UpperField(serializers.CharField):
+    def to_representation(self, value):
+        return str(value).upper()
+
+
+class Kind(models.TextChoices):
+    A = "a", "A"
+    B = "b", "B"
 
 
 def thing_fields():
@@ -165,6 +177,9 @@ def thing_fields():
         "inner_size": serializers.IntegerField(source="inner.size"),
         "inner": Inner(),
         "kind": serializers.ChoiceField(choices=[("a", "A"), ("b", "B")]),
+        "number_kind": serializers.ChoiceField(choices=[(1, "uno"), (2, "dos")], required=False),
+        "flag": serializers.BooleanField(required=False),
+        "upper": UpperField(required=False),
         "absent": serializers.CharField(required=False),
         "with_default": serializers.CharField(default="x"),
         "broken": serializers.CharField(required=False),
@@ -215,16 +230,44 @@ class QuickThing(QuickRowsMixin, serializers.Serializer):
             with_default="dado",
             nullable_missing="está",
         ),
+        Thing(  # values of another type than the field's: DRF's own conversion
+            name=7,
+            count=True,
+            nothing=3.5,
+            when=None,
+            day=None,
+            price=None,
+            inner=Thing(size=True),
+            kind=Kind.B,
+            number_kind="2",
+            flag="true",
+            upper="abc",
+        ),
+        Thing(
+            name="Ñandú",
+            count=-2,
+            nothing="",
+            when=None,
+            day=None,
+            price=None,
+            inner=Thing(size=1),
+            kind="c",  # not among the choices: as it is
+            number_kind=1,
+            flag=False,
+            upper="x",
+        ),
     ],
-    ids=["values", "falsy-and-given"],
+    ids=["values", "falsy-and-given", "other-types", "as-they-are"],
 )
 def test_quick_rows_answer_as_drf_does(thing):
     """Values, falsy values, None, a callable source, a dotted source, a nested serializer,
     a missing attribute (skipped, defaulted or null), a failing property, a method field."""
     plain = PlainThing(thing).data
     assert QuickThing(thing).data == plain
+    # The same JSON too, where equal values differ in type (True == 1, Kind.B == "b").
+    assert JSONRenderer().render(QuickThing(thing).data) == JSONRenderer().render(plain)
     assert "secret" not in plain and "broken" not in plain
-    assert plain["shout"] == plain["loud"] == thing.name.upper()
+    assert plain["shout"] == plain["loud"] == str(thing.name).upper()
 
 
 def test_quick_rows_fail_as_drf_does():
