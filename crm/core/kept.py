@@ -98,9 +98,9 @@ def forget_user(sender, instance, created: bool = False, update_fields=None, **k
     forget(user_key(instance.pk), *map(api_key_key, _key_hashes(user=instance.pk)))
 
 
-def forget_team(sender, instance, **kwargs) -> None:
-    """post_save, post_delete of a team: its members carry it."""
-    if not seconds():
+def forget_team(sender, instance, created: bool = False, **kwargs) -> None:
+    """post_save, pre_delete of a team: its members carry it (a new one has none yet)."""
+    if created or not seconds():
         return
     from crm.core.models import User
 
