@@ -307,14 +307,14 @@ class ListFilterForm(forms.Form):
 
     def fragment_key(self) -> tuple:
         """Everything the bar's markup is drawn from besides the language and the URLs (which
-        `{% kept_fragment %}` adds): the values asked for and the owners' names. A subclass
-        whose choices are read from anywhere else (the database, the user) adds that here, or
-        its bar is not kept."""
+        `{% kept_fragment %}` adds): the values asked for and the owners' names."""
         return type(self).fragment_key_of(self.data if self.is_bound else None)
 
     @classmethod
     def fragment_key_of(cls, data) -> tuple:
-        """`cls(data or None).fragment_key()`, without building the form."""
+        """`cls(data or None).fragment_key()`, without building the form (a list page keys
+        its bar with it). A subclass whose choices are read from anywhere else (the database,
+        the user) adds that here, or its bar is not kept."""
         values = tuple((name, tuple(values)) for name, values in data.lists()) if data else ()
         return (cls.__name__, bool(data), values, tuple(sales_user_names()))
 
