@@ -128,3 +128,23 @@ def test_an_unfiltered_page_with_its_bar_kept_builds_no_form(client_for, rep, mo
     assert built == []  # nothing filtered: neither the list nor its count builds the form
     client.get(url, {"q": "ana"})
     assert len(built) == 1  # a filter asked for: the form cleans it, and draws the new bar
+
+
+def test_the_bars_key_is_worked_out_only_where_the_bar_is_drawn(client_for, rep, monkeypatch):
+    from contacts.forms import ContactFilterForm
+
+    keyed = []
+    original = ContactFilterForm.fragment_key_of.__func__
+
+    def counted(cls, data):
+        keyed.append(data)
+        return original(cls, data)
+
+    monkeypatch.setattr(ContactFilterForm, "fragment_key_of", classmethod(counted))
+    client = client_for(rep)
+    url = reverse("contacts:contact-list")
+    client.get(url, {"q": "ana"})
+    assert len(keyed) == 1
+    results = client.get(url, {"q": "anab"}, headers={"hx-request": "true"})
+    assert results.status_code == 200 and "filters" not in results.text.split("<table")[0]
+    assert len(keyed) == 1  # the results alone: no bar, no key
