@@ -123,6 +123,13 @@ if IS_POSTGRES:
     # No JIT: this application's queries are short, and PostgreSQL's JIT spent 0.7 s compiling
     # a segment count that runs in 100 ms without it (the benchmark's segment rows).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# The rows of a list's page, read by id, run as prepared statements (crm.core.db): off behind a
+# PgBouncer older than 1.21 in transaction mode, or without its max_prepared_statements.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if IS_POSTGRES and DB_PREPARED_STATEMENTS:
+    # Lets psycopg prepare at all (None, Django's default, never does). Only the queries that
+    # ask for it are prepared: Django's own cursors bind on the client, which never prepares.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 if IS_POSTGRES:
     # Plain fetches: a server-side cursor costs three round trips for a dozen rows, and breaks
     # behind a transaction-pooling PgBouncer.

@@ -1,0 +1,64 @@
+"""Prepared statements on PostgreSQL for the queries whose plan cannot depend on their values.
+
+Django binds parameters on the client (psycopg's ClientCursor): PostgreSQL parses and plans
+every query again. For most queries that is right: a search's best plan depends on the word.
+But the rows of a page, read by their primary keys once the page's ids are known
+(crm.core.forms_utils.paginate), have the same best plan whatever the ids are, and planning
+them costs more than running them: the contact list's rows (two subqueries, two joins, 25
+ids) plan in 0.55 ms and run in 0.38 ms. Within `prepared()`, the queries go to the server as
+prepared statements: parsed and planned once per connection, then only bound and run.
+
+- Whole numbers are sent as `bigint` whatever their size: psycopg would send each as int2,
+  int4 or int8 by its value, and a statement is prepared per combination of types, so a page
+  of mixed small and large ids would be prepared anew every time.
+- The statements live with the connection (CONN_MAX_AGE) and are kept up to psycopg's limit
+  per connection (the least used dropped first).
+- Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21 or newer with
+  `max_prepared_statements` set; otherwise set DB_PREPARED_STATEMENTS=false (README).
+"""
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+@functools.cache
+def _cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg.types.numeric import Int8Dumper
+
+    class PreparingCursor(ServerBindingCursor):
+        """Server-side binding, every query prepared at once, whole numbers as bigint."""
+
+        def __init__(self, connection, *args, **kwargs):
+            super().__init__(connection, *args, **kwargs)
+            self.adapters.register_dumper(int, Int8Dumper)
+
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return PreparingCursor
+
+
+@contextmanager
+def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Within, the queries of this connection run as prepared statements (PostgreSQL and
+    DB_PREPARED_STATEMENTS only; elsewhere nothing changes). Only for queries whose best plan
+    is the same for any values: after five runs PostgreSQL may keep one plan for them all."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        yield
+        return
+    # As connection.cursor() would, first: a connection found broken is opened anew here.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.cursor_factory
+    raw.cursor_factory = _cursor_class()
+    try:
+        yield
+    finally:
+        raw.cursor_factory = before

@@ -1,0 +1,128 @@
+"""The rows of a list's page run as prepared statements on PostgreSQL (crm.core.db)."""
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+
+from contacts import selectors
+from contacts.models import Contact
+from contacts.tests.factories import ContactFactory
+from crm.core.db import prepared
+from crm.core.forms_utils import paginate
+from crm.core.models import Role
+from crm.core.tests.factories import UserFactory
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+def _statements() -> dict[str, tuple[str, str]]:
+    """The statements this connection has prepared: name → (its text, its parameters' types)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement, parameter_types::text FROM pg_prepared_statements")
+        return {name: (text, types) for name, text, types in cursor.fetchall()}
+
+
+def _page(user, number: int, per_page: int = 3):
+    request = RequestFactory().get("/", {"page": number})
+    return paginate(
+        request,
+        selectors.contact_filtered(user=user, filters={}),
+        per_page,
+        rows=selectors.contact_list_rows(user=user),
+    )
+
+
+def _contacts(owner, ids):
+    """Contacts with these ids, named in their order (the list sorts by name)."""
+    for position, pk in enumerate(ids):
+        ContactFactory(pk=pk, owner=owner, last_name=f"Apellido{position:02d}", account=None)
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_every_page_of_the_contact_list_reads_its_rows_with_one_prepared_statement():
+    """Small ids and large ones on the same page, and other full pages, use one statement:
+    whole numbers go as bigint (psycopg would send int2 or int4 by their size, and prepare a
+    statement per combination)."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    _contacts(admin, [7, 40_000, 12, 3_000_000_000, 25, 70_000, 31])
+    before = set(_statements())
+
+    pages = [[row.pk for row in _page(admin, number)] for number in (1, 2, 1)]
+
+    assert pages == [[7, 40_000, 12], [3_000_000_000, 25, 70_000], [7, 40_000, 12]]
+    new = {name: value for name, value in _statements().items() if name not in before}
+    assert len(new) == 1
+    [(text, types)] = new.values()
+    assert text.startswith('SELECT "contacts_contact"."id" AS "pk"')
+    assert "smallint" not in types and "integer" not in types and "bigint" in types
+    # A shorter last page is a query of its own: one more statement.
+    assert [row.pk for row in _page(admin, 3)] == [31]
+    assert len(set(_statements()) - before) == 2
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_prepared_page_reads_the_same_rows_as_a_planned_one(settings):
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory.create_batch(4, owner=admin)
+    ContactFactory(owner=admin, archived_at=None, email="")
+
+    prepared_rows = [tuple(row) for number in (1, 2) for row in _page(admin, number)]
+    settings.DB_PREPARED_STATEMENTS = False
+    planned_rows = [tuple(row) for number in (1, 2) for row in _page(admin, number)]
+
+    assert prepared_rows == planned_rows and len(prepared_rows) == 5
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_prepared_queries_are_still_counted(django_assert_num_queries):
+    """Through Django's own cursor wrapper: the query-count tests see them."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory.create_batch(3, owner=admin)
+    _page(admin, 1)
+
+    with django_assert_num_queries(2):  # the page's ids, then its rows
+        _page(admin, 1)
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_only_the_queries_within_are_prepared():
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory(owner=admin)
+    with prepared():
+        list(Contact.objects.filter(pk__in=[1, 2]).values_list("pk"))
+    before = set(_statements())
+
+    list(Contact.objects.filter(pk__in=[3, 4, 5]).values_list("pk"))
+    Contact.objects.filter(owner=admin).count()
+
+    assert set(_statements()) == before
+
+
+@pytest.mark.django_db
+def test_the_cursor_is_put_back_when_a_query_within_fails():
+    with pytest.raises(ZeroDivisionError), prepared():
+        list(Contact.objects.values_list("pk")[:1])
+        1 / 0  # noqa: B018 - fails inside the block
+
+    factory = getattr(connection.connection, "cursor_factory", None)
+    assert factory is None or factory.__name__ != "PreparingCursor"
+
+
+@pytest.mark.django_db
+def test_nothing_is_prepared_when_switched_off(settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory.create_batch(2, owner=admin)
+    before = set(_statements()) if connection.vendor == "postgresql" else set()
+
+    rows = list(_page(admin, 1))
+
+    assert len(rows) == 2
+    if connection.vendor == "postgresql":
+        assert set(_statements()) == before
