@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 
 from contacts.imports.models import ImportRun
 from contacts.models import Consent, ConsentLatest, Contact
+from crm.core.db import KeptRows
 from crm.core.history import history_entries
 from crm.core.models import User
 from crm.core.permissions import editable_by_owner_q
@@ -149,6 +150,17 @@ def contact_list_rows(*, user: User) -> QuerySet:
     user, and is built once per process (`_kept_list_rows`) and copied for each page: building
     it, two subqueries and 15 columns across three tables, cost 0.6 ms of every page."""
     return _kept_list_rows(ContentType.objects.get_for_model(Contact).pk).all()
+
+
+def contact_page_rows(*, user: User) -> KeptRows:
+    """`contact_list_rows` as the list page reads them (paginate's `rows`): its SQL compiled once
+    per process for each number of ids, and run as a prepared statement (crm.core.db)."""
+    return _kept_page_rows(ContentType.objects.get_for_model(Contact).pk)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_page_rows(content_type_id: int) -> KeptRows:
+    return KeptRows(_kept_list_rows(content_type_id))
 
 
 @functools.lru_cache(maxsize=4)

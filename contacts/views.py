@@ -29,7 +29,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     page = paginate(
         request,
         selectors.contact_filtered(user=request.user, filters=filters),
-        rows=selectors.contact_list_rows(user=request.user),
+        rows=selectors.contact_page_rows(user=request.user),
     )
     template = "contacts/contact_list.html"
     if request.htmx and not request.htmx.boosted:

@@ -62,3 +62,63 @@ def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         yield
     finally:
         raw.cursor_factory = before
+
+
+# Stand-ins for the ids while a KeptRows query is compiled: no table's key is negative.
+_MARK = -(2**62)
+_UNKNOWN = object()
+
+
+class KeptRows:
+    """The rows of a list's page read by their ids: a `values_list(..., named=True)` query
+    whose SQL is compiled once per process for each number of ids, then only run.
+
+    Compiling the contact list's rows (15 columns of three tables and two subqueries) cost
+    0.5 ms of every page, more than the database takes to run them once prepared. The SQL is
+    compiled with stand-ins for the ids, whose places among the parameters are then filled
+    with each page's ids. Run by `prepared()`, through Django's cursor (counted and logged as
+    any query).
+
+    Only where Django would give the values as the database does: a query whose columns Django
+    converts (SQLite's dates, say) or that names them in another order is read by the ORM.
+    Never evaluates the query it is given: the page's rows are read from copies of it.
+    """
+
+    def __init__(self, queryset):
+        self.queryset = queryset.order_by()
+        self._compiled: dict[tuple[str, int], object] = {}
+
+    def by_ids(self, ids: list[int]) -> list:
+        if not ids:
+            return []
+        using = self.queryset.db
+        key = (using, len(ids))
+        compiled = self._compiled.get(key, _UNKNOWN)
+        if compiled is _UNKNOWN:
+            compiled = self._compiled[key] = self._compile(using, len(ids))
+        with prepared(using):
+            if compiled is None:
+                return list(self.queryset.filter(pk__in=ids))
+            sql, params, slots, row = compiled
+            params = list(params)
+            for slot, pk in zip(slots, ids, strict=True):
+                params[slot] = pk
+            with connections[using].cursor() as cursor:
+                cursor.execute(sql, params)
+                return [row._make(values) for values in cursor.fetchall()]
+
+    def _compile(self, using: str, count: int):
+        """(SQL, parameters, the ids' places among them, the rows' named tuple), or None where
+        the ORM must read the rows."""
+        from django.db.models.utils import create_namedtuple_class
+
+        marks = [_MARK - n for n in range(count)]
+        compiler = self.queryset.filter(pk__in=marks).query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        names = tuple(alias for _expression, _sql, alias in compiler.select)
+        if names != tuple(self.queryset._fields) or compiler.get_converters(
+            [expression for expression, _sql, _alias in compiler.select]
+        ):
+            return None
+        slots = [params.index(mark) for mark in marks]
+        return sql, tuple(params), slots, create_namedtuple_class(*names)

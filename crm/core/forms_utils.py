@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.forms import TagField
 from taggit.models import Tag
 
-from crm.core.db import prepared
+from crm.core.db import KeptRows, prepared
 from crm.core.formats import html_format
 from crm.core.permissions import sales_user_names, sales_users
 from crm.core.text import MAX_ID, parse_id
@@ -232,7 +232,8 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, row
     """One page of `queryset` (see ListPage).
 
     `rows`: the same records without the list's filters, when those are costly to test again
-    (the ids are already the filtered ones): the page's rows are then read by id from it.
+    (the ids are already the filtered ones): the page's rows are then read by id from it,
+    or by `KeptRows.by_ids` when it is one (crm.core.db).
     """
     per_page = per_page or settings.PAGE_SIZE
     # A page past any possible row is an empty page, not an offset the database refuses.
@@ -243,7 +244,9 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, row
     ids = ids[:per_page]
     source = queryset if rows is None else rows
     found = {}
-    if ids:
+    if isinstance(source, KeptRows):
+        found = {row.pk: row for row in source.by_ids(ids)}
+    elif ids:
         # Read by primary key, the rows' plan is the same for any page: planned once.
         with prepared():
             found = {row.pk: row for row in source.filter(pk__in=ids).order_by()}

@@ -1,13 +1,15 @@
-"""The rows of a list's page run as prepared statements on PostgreSQL (crm.core.db)."""
+"""The rows of a list's page: run as prepared statements on PostgreSQL, and read by SQL compiled
+once per process (crm.core.db)."""
 
 import pytest
 from django.db import connection
 from django.test import RequestFactory
+from django.utils import timezone
 
 from contacts import selectors
-from contacts.models import Contact
-from contacts.tests.factories import ContactFactory
-from crm.core.db import prepared
+from contacts.models import Consent, Contact
+from contacts.tests.factories import ConsentFactory, ContactFactory
+from crm.core.db import KeptRows, prepared
 from crm.core.forms_utils import paginate
 from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
@@ -126,3 +128,75 @@ def test_nothing_is_prepared_when_switched_off(settings):
     assert len(rows) == 2
     if connection.vendor == "postgresql":
         assert set(_statements()) == before
+
+
+def _variety(owner) -> list[Contact]:
+    """Rows that differ in every way the list's row can: tags, consent, no account, archived."""
+    tagged = ContactFactory(owner=owner, tags=["feria", "vip"])
+    ConsentFactory(contact=tagged)
+    withdrawn = ContactFactory(owner=owner, job_title="", mobile="")
+    ConsentFactory(contact=withdrawn, action=Consent.Action.WITHDRAW)
+    alone = ContactFactory(owner=owner, account=None, email="", phone="")
+    archived = ContactFactory(owner=UserFactory(first_name="", last_name=""), lead_score=87)
+    Contact.objects.filter(pk=archived.pk).update(archived_at=timezone.now())
+    return [tagged, withdrawn, alone, archived]
+
+
+@pytest.mark.django_db
+def test_kept_rows_are_the_rows_the_orm_reads():
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ids = [contact.pk for contact in reversed(_variety(admin))]
+    kept = KeptRows(selectors.contact_list_rows(user=admin))
+
+    rows = kept.by_ids(ids)
+
+    by_orm = {row.pk: row for row in selectors.contact_list_rows(user=admin).filter(pk__in=ids)}
+    assert sorted(rows) == sorted(by_orm.values())
+    assert {row.pk: row._asdict() for row in rows} == {
+        pk: row._asdict() for pk, row in by_orm.items()
+    }
+    assert kept.by_ids([]) == []
+    assert kept.queryset._result_cache is None  # copies are read, never the kept query
+
+
+@pytest.mark.django_db
+def test_kept_rows_compile_once_for_each_number_of_ids(monkeypatch):
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    contacts = ContactFactory.create_batch(5, owner=admin)
+    kept = KeptRows(selectors.contact_list_rows(user=admin))
+    compiled = []
+    compile_ = kept._compile
+    monkeypatch.setattr(kept, "_compile", lambda *args: compiled.append(args) or compile_(*args))
+
+    first = kept.by_ids([c.pk for c in contacts[:3]])
+    second = kept.by_ids([c.pk for c in contacts[2:]])
+    last = kept.by_ids([contacts[0].pk])
+
+    assert {r.pk for r in first} == {c.pk for c in contacts[:3]}
+    assert {r.pk for r in second} == {c.pk for c in contacts[2:]}
+    assert [r.pk for r in last] == [contacts[0].pk]
+    assert compiled == [("default", 3), ("default", 1)]
+
+
+@pytest.mark.django_db
+def test_kept_rows_run_their_own_sql_only_where_django_converts_nothing():
+    """PostgreSQL gives these columns as Django would; SQLite's dates are converted by Django,
+    so there the ORM reads them."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    contact = ContactFactory(owner=admin)
+    kept = KeptRows(selectors.contact_list_rows(user=admin))
+
+    kept.by_ids([contact.pk])
+
+    assert (kept._compiled[("default", 1)] is not None) == (connection.vendor == "postgresql")
+
+
+@pytest.mark.django_db
+def test_kept_rows_are_one_counted_query(django_assert_num_queries):
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    contacts = ContactFactory.create_batch(2, owner=admin)
+    kept = KeptRows(selectors.contact_list_rows(user=admin))
+    kept.by_ids([contacts[0].pk])
+
+    with django_assert_num_queries(1):
+        assert len(kept.by_ids([c.pk for c in contacts])) == 2
