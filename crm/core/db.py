@@ -8,6 +8,10 @@ them costs more than running them: the contact list's rows (two subqueries, two 
 ids) plan in 0.55 ms and run in 0.38 ms. Within `prepared()`, the queries go to the server as
 prepared statements: parsed and planned once per connection, then only bound and run.
 
+Only the queries of `KeptRows` are run so, whose SQL is fixed and known to bind on the server
+(Django binds on the client by default because some of its SQL cannot: a parameter whose type
+the server cannot tell, the same value in SELECT and GROUP BY).
+
 - Whole numbers are sent as `bigint` whatever their size: psycopg would send each as int2,
   int4 or int8 by its value, and a statement is prepared per combination of types, so a page
   of mixed small and large ids would be prepared anew every time.
@@ -64,8 +68,9 @@ def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         raw.cursor_factory = before
 
 
-# Stand-ins for the ids while a KeptRows query is compiled: no table's key is negative.
-_MARK = -(2**62)
+# A stand-in for an id while a query is compiled, to find its place among the parameters: no
+# table's key is negative.
+MARK = -(2**62)
 _UNKNOWN = object()
 
 
@@ -112,7 +117,7 @@ class KeptRows:
         the ORM must read the rows."""
         from django.db.models.utils import create_namedtuple_class
 
-        marks = [_MARK - n for n in range(count)]
+        marks = [MARK - n for n in range(count)]
         compiler = self.queryset.filter(pk__in=marks).query.get_compiler(using)
         sql, params = compiler.as_sql()
         names = tuple(alias for _expression, _sql, alias in compiler.select)

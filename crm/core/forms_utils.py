@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.forms import TagField
 from taggit.models import Tag
 
-from crm.core.db import KeptRows, prepared
+from crm.core.db import KeptRows
 from crm.core.formats import html_format
 from crm.core.permissions import sales_user_names, sales_users
 from crm.core.text import MAX_ID, parse_id
@@ -243,13 +243,10 @@ def paginate(request: HttpRequest, queryset, per_page: int | None = None, *, row
     has_next = len(ids) > per_page
     ids = ids[:per_page]
     source = queryset if rows is None else rows
-    found = {}
     if isinstance(source, KeptRows):
         found = {row.pk: row for row in source.by_ids(ids)}
-    elif ids:
-        # Read by primary key, the rows' plan is the same for any page: planned once.
-        with prepared():
-            found = {row.pk: row for row in source.filter(pk__in=ids).order_by()}
+    else:
+        found = {row.pk: row for row in source.filter(pk__in=ids).order_by()} if ids else {}
     return ListPage(
         object_list=[found[pk] for pk in ids if pk in found],
         number=number,
