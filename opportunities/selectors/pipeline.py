@@ -5,6 +5,7 @@ all, support and marketing nothing), applied here and nowhere else.
 """
 
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,6 +16,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Windo
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from crm.core.db import MARK, prepared
 from crm.core.models import User
 from crm.core.text import fold
 from opportunities.models import (
@@ -303,7 +305,37 @@ def _card_order_key(card: Card) -> tuple:
     )
 
 
-def _first_cards(qs: QuerySet[Opportunity], stages: list[Stage], limit: int) -> list[Card]:
+def _union_of_stages(qs, stages: list[Stage], order, limit: int, *, prepare: bool) -> list:
+    """The rows of `_first_cards`' UNION ALL. Its parts differ by their stage only, so one part
+    is compiled (with a stand-in for the stage) and its SQL repeated with each stage's id in the
+    stand-in's place: Django built and compiled each of the 6 to 8 parts anew, 3.7 ms of the
+    board's 34. `prepare`: the board without filters, whose plan is the same for any user and
+    stages (its indexes decide it), runs as a prepared statement: PostgreSQL planned the parts in
+    2 ms to run them in 0.9. Where Django would convert a column, the ORM builds the union."""
+    part = qs.filter(stage=MARK).order_by(*order).values_list(*CARD_FIELDS)[:limit]
+    compiler = part.query.get_compiler(qs.db)
+    sql, params = compiler.as_sql()
+    if params.count(MARK) != 1 or compiler.get_converters(
+        [expression for expression, _sql, _alias in compiler.select]
+    ):
+        parts = [
+            qs.filter(stage=stage).order_by(*order).values_list(*CARD_FIELDS)[:limit]
+            for stage in stages
+        ]
+        return list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    slot = params.index(MARK)
+    union_params = []
+    for stage in stages:
+        union_params += [*params[:slot], stage.pk, *params[slot + 1 :]]
+    union_sql = " UNION ALL ".join([f"({sql})"] * len(stages))
+    with prepared(qs.db) if prepare else nullcontext(), connections[qs.db].cursor() as cursor:
+        cursor.execute(union_sql, union_params)
+        return cursor.fetchall()
+
+
+def _first_cards(
+    qs: QuerySet[Opportunity], stages: list[Stage], limit: int, *, prepare: bool = False
+) -> list[Card]:
     """The first `limit` cards of each column, in one query.
 
     Where the database takes ordered, limited parts in a UNION ALL (PostgreSQL): one bounded
@@ -319,12 +351,8 @@ def _first_cards(qs: QuerySet[Opportunity], stages: list[Stage], limit: int) -> 
     if not stages:
         return []
     if connections[qs.db].features.supports_slicing_ordering_in_compound:
-        parts = [
-            qs.filter(stage=stage).order_by(*order).values_list(*CARD_FIELDS)[:limit]
-            for stage in stages
-        ]
+        rows = _union_of_stages(qs, stages, order, limit, prepare=prepare)
         # UNION ALL promises no order between or within its parts: sorted again here.
-        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
         return sorted(map(Card.from_row, rows), key=_card_order_key)
     rows = (
         qs.filter(stage__in=stages)
@@ -351,6 +379,7 @@ def board(
     more rows than the columns show, but the totals (an index-only scan of the user's deals).
     """
     limit = limit or BOARD_LIMIT
+    unfiltered = not any((filters or {}).values())
     filters = {**(filters or {}), "pipeline": pipeline}
     qs = _filtered(opportunity_base(user=user), filters, user)
     stages = stages_of(pipeline)
@@ -373,7 +402,8 @@ def board(
     if with_cards:
         # Only the columns with deals: an empty column costs no UNION part.
         with_deals = [column.stage for column in columns.values() if column.count]
-        for card in with_company_amounts(_first_cards(qs, with_deals, limit), rates):
+        cards = _first_cards(qs, with_deals, limit, prepare=unfiltered)
+        for card in with_company_amounts(cards, rates):
             column = columns[card.stage_id]
             card.stage = column.stage  # the column's own row: no query per card
             column.cards.append(card)

@@ -5,12 +5,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.core.tests.factories import UserFactory
 from opportunities.models import ExchangeRate, StageChange
-from opportunities.selectors.pipeline import BOARD_LIMIT, board, pipeline_get
+from opportunities.selectors.pipeline import (
+    BOARD_LIMIT,
+    CARD_FIELDS,
+    _filtered,
+    _union_of_stages,
+    board,
+    opportunity_base,
+    pipeline_get,
+    stages_of,
+)
 from opportunities.tests.factories import OpportunityFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +339,68 @@ def test_many_cards_per_column_stop_at_the_limit_in_order_with_constant_queries(
     assert (prospecting.count, prospecting.has_more) == (61, True)
     assert [c.pk for c in prospecting.cards] == [o.pk for o in expected]
     assert [c.pk for c in _column(data, "Ganada").cards] == [o.pk for o in won[:BOARD_LIMIT]]
+
+
+# The cards' UNION ALL, one part compiled and repeated (selectors.pipeline._union_of_stages) --
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's UNION ALL and prepared statements"
+)
+
+
+def _django_union(qs, stages, limit):
+    order = (F("closed_at").desc(nulls_first=True), F("expected_close_date").asc(), F("id").asc())
+    parts = [qs.filter(stage=s).order_by(*order).values_list(*CARD_FIELDS)[:limit] for s in stages]
+    return sorted(parts[0].union(*parts[1:], all=True))
+
+
+@postgres_only
+def test_the_repeated_part_reads_what_djangos_own_union_reads(rep, manager, other_rep, admin_user):
+    today = timezone.localdate()
+    for n in range(6):
+        OpportunityFactory(owner=rep, expected_close_date=today + timedelta(days=n))
+        OpportunityFactory(owner=other_rep, stage=stage("Propuesta"))
+    OpportunityFactory(owner=rep, stage=stage("Ganada"), closed_at=timezone.now())
+    pipeline = pipeline_get()
+    stages = stages_of(pipeline)
+    order = (F("closed_at").desc(nulls_first=True), F("expected_close_date").asc(), F("id").asc())
+    for user, filters in (
+        (rep, {}),
+        (manager, {"owner": rep}),
+        (admin_user, {}),
+        (admin_user, {"close_to": today + timedelta(days=2)}),
+    ):
+        qs = _filtered(opportunity_base(user=user), {**filters, "pipeline": pipeline}, user)
+        for prepare in (False, True):
+            rows = sorted(_union_of_stages(qs, stages, order, 4, prepare=prepare))
+            assert rows == _django_union(qs, stages, 4) and rows
+
+
+def _cards_runs() -> int:
+    """How many times this connection ran a prepared statement of the board's cards (the
+    connection outlives the test: its statements may have been prepared by an earlier one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements"
+            ' WHERE statement LIKE \'(SELECT "opportunities_opportunity"."id"%%\''
+        )
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+def test_only_the_unfiltered_board_reads_its_cards_with_a_prepared_statement(rep, manager):
+    """Without filters the plan is the same for anyone (the board's indexes decide it); a
+    filter (a text, dates) can change the best plan, so that board is planned each time."""
+    OpportunityFactory(owner=rep)
+    OpportunityFactory(owner=rep, stage=stage("Propuesta"))
+    today = timezone.localdate()
+    before = _cards_runs()
+
+    board(user=manager, pipeline=pipeline_get(), filters={"close_to": today + timedelta(days=400)})
+    board(user=manager, pipeline=pipeline_get(), filters={"owner": rep})
+    assert _cards_runs() == before
+
+    board(user=rep, pipeline=pipeline_get())
+    board(user=rep, pipeline=pipeline_get())
+    assert _cards_runs() == before + 2
