@@ -242,7 +242,12 @@ class Product(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.sku})"
+        return self.label_of(self.name, self.sku)
+
+    @staticmethod
+    def label_of(name: str, sku: str) -> str:
+        """How a product is named in a list or a select, from its columns alone."""
+        return f"{name} ({sku})"
 
 
 class LineItem(models.Model):

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.test.html import parse_html
 
 from crm.core.forms_utils import FastDateInput, FastNumberInput, FastSelect
 from opportunities.forms.pipeline import BoardFilterForm, LineItemForm, OpportunityFilterForm
-from opportunities.models import LineItem
+from opportunities.models import LineItem, Product
 from opportunities.tests.factories import OpportunityFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,26 @@ def test_the_filter_bars_close_dates_draw_the_markup_of_djangos_date_input(rep, 
             plain = forms.DateInput(attrs={"type": "date", **widget.attrs})
             assert _tags(field.as_widget()) == _tags(field.as_widget(widget=plain)), name
             assert str(field).startswith('<input type="date" ')
+
+
+def test_the_products_options_are_djangos_without_a_product_per_option(
+    rep, monkeypatch, django_assert_num_queries
+):
+    ProductFactory(name='Póliza "Oro" <anual>', sku="POL-1")
+    ProductFactory(name="Licencia", sku="LIC-1")
+    ProductFactory(name="Retirado", sku="RET-1", is_active=False)
+    field = LineItemForm().fields["product"]
+    djangos = [(str(value), str(label)) for value, label in ModelChoiceIterator(field)]
+
+    built = []
+    monkeypatch.setattr(Product, "__init__", lambda *a, **k: built.append(a) or 1 / 0)
+    with django_assert_num_queries(1):
+        ours = [(str(value), str(label)) for value, label in field.widget.choices]
+
+    assert ours == djangos
+    assert [label for _value, label in ours] == [
+        "— Sin producto —",
+        "Licencia (LIC-1)",
+        'Póliza "Oro" <anual> (POL-1)',
+    ]
+    assert built == []
