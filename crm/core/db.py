@@ -8,7 +8,8 @@ them costs more than running them: the contact list's rows (two subqueries, two 
 ids) plan in 0.55 ms and run in 0.38 ms. Within `prepared()`, the queries go to the server as
 prepared statements: parsed and planned once per connection, then only bound and run.
 
-Only the queries of `KeptRows` are run so, whose SQL is fixed and known to bind on the server
+Only the queries of `KeptRows` and the unfiltered board's cards
+(opportunities.selectors.pipeline) are run so, whose SQL is fixed and known to bind on the server
 (Django binds on the client by default because some of its SQL cannot: a parameter whose type
 the server cannot tell, the same value in SELECT and GROUP BY).
 
