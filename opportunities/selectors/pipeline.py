@@ -311,12 +311,16 @@ def _union_of_stages(qs, stages: list[Stage], order, limit: int, *, prepare: boo
     stand-in's place: Django built and compiled each of the 6 to 8 parts anew, 3.7 ms of the
     board's 34. `prepare`: the board without filters, whose plan is the same for any user and
     stages (its indexes decide it), runs as a prepared statement: PostgreSQL planned the parts in
-    2 ms to run them in 0.9. Where Django would convert a column, the ORM builds the union."""
+    2 ms to run them in 0.9. Where Django would convert a column or select them in another order
+    than CARD_FIELDS, the ORM builds the union."""
     part = qs.filter(stage=MARK).order_by(*order).values_list(*CARD_FIELDS)[:limit]
     compiler = part.query.get_compiler(qs.db)
     sql, params = compiler.as_sql()
-    if params.count(MARK) != 1 or compiler.get_converters(
-        [expression for expression, _sql, _alias in compiler.select]
+    names = tuple(alias for _expression, _sql, alias in compiler.select)
+    if (
+        params.count(MARK) != 1
+        or names != CARD_FIELDS
+        or compiler.get_converters([expression for expression, _sql, _alias in compiler.select])
     ):
         parts = [
             qs.filter(stage=stage).order_by(*order).values_list(*CARD_FIELDS)[:limit]
