@@ -119,12 +119,25 @@ class KeptRows:
         from django.db.models.utils import create_namedtuple_class
 
         marks = [MARK - n for n in range(count)]
-        compiler = self.queryset.filter(pk__in=marks).query.get_compiler(using)
-        sql, params = compiler.as_sql()
-        names = tuple(alias for _expression, _sql, alias in compiler.select)
-        if names != tuple(self.queryset._fields) or compiler.get_converters(
-            [expression for expression, _sql, _alias in compiler.select]
-        ):
+        names = tuple(self.queryset._fields)
+        compiled = plain_sql(self.queryset.filter(pk__in=marks), using, names)
+        if compiled is None:
             return None
+        sql, params = compiled
         slots = [params.index(mark) for mark in marks]
         return sql, tuple(params), slots, create_namedtuple_class(*names)
+
+
+def plain_sql(queryset, using: str, names: tuple[str, ...]) -> tuple[str, list] | None:
+    """The SQL and parameters of a `values_list` query whose rows the database gives exactly as
+    Django would: its columns in the order of `names`, none that Django converts (SQLite's
+    dates, say). None otherwise: the ORM must read it. For SQL compiled once and run many times
+    (KeptRows, the board's cards)."""
+    compiler = queryset.query.get_compiler(using)
+    sql, params = compiler.as_sql()
+    selected = compiler.select
+    if tuple(alias for _expression, _sql, alias in selected) != names or compiler.get_converters(
+        [expression for expression, _sql, _alias in selected]
+    ):
+        return None
+    return sql, list(params)

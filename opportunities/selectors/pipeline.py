@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Windo
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from crm.core.db import MARK, prepared
+from crm.core.db import MARK, plain_sql, prepared
 from crm.core.models import User
 from crm.core.text import fold
 from opportunities.models import (
@@ -314,19 +314,14 @@ def _union_of_stages(qs, stages: list[Stage], order, limit: int, *, prepare: boo
     2 ms to run them in 0.9. Where Django would convert a column or select them in another order
     than CARD_FIELDS, the ORM builds the union."""
     part = qs.filter(stage=MARK).order_by(*order).values_list(*CARD_FIELDS)[:limit]
-    compiler = part.query.get_compiler(qs.db)
-    sql, params = compiler.as_sql()
-    names = tuple(alias for _expression, _sql, alias in compiler.select)
-    if (
-        params.count(MARK) != 1
-        or names != CARD_FIELDS
-        or compiler.get_converters([expression for expression, _sql, _alias in compiler.select])
-    ):
+    compiled = plain_sql(part, qs.db, CARD_FIELDS)
+    if compiled is None or compiled[1].count(MARK) != 1:
         parts = [
             qs.filter(stage=stage).order_by(*order).values_list(*CARD_FIELDS)[:limit]
             for stage in stages
         ]
         return list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    sql, params = compiled
     slot = params.index(MARK)
     union_params = []
     for stage in stages:
