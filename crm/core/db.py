@@ -72,7 +72,6 @@ def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
 # A stand-in for an id while a query is compiled, to find its place among the parameters: no
 # table's key is negative.
 MARK = -(2**62)
-_UNKNOWN = object()
 
 
 class KeptRows:
@@ -99,19 +98,19 @@ class KeptRows:
             return []
         using = self.queryset.db
         key = (using, len(ids))
-        compiled = self._compiled.get(key, _UNKNOWN)
-        if compiled is _UNKNOWN:
-            compiled = self._compiled[key] = self._compile(using, len(ids))
-        with prepared(using):
-            if compiled is None:
-                return list(self.queryset.filter(pk__in=ids))
-            sql, params, slots, row = compiled
-            params = list(params)
-            for slot, pk in zip(slots, ids, strict=True):
-                params[slot] = pk
-            with connections[using].cursor() as cursor:
-                cursor.execute(sql, params)
-                return [row._make(values) for values in cursor.fetchall()]
+        if key not in self._compiled:
+            self._compiled[key] = self._compile(using, len(ids))
+        compiled = self._compiled[key]
+        if compiled is None:
+            # The ORM's own SQL binds on the client, never prepared (see the module's notes).
+            return list(self.queryset.filter(pk__in=ids))
+        sql, params, slots, row = compiled
+        params = list(params)
+        for slot, pk in zip(slots, ids, strict=True):
+            params[slot] = pk
+        with prepared(using), connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row._make(values) for values in cursor.fetchall()]
 
     def _compile(self, using: str, count: int):
         """(SQL, parameters, the ids' places among them, the rows' named tuple), or None where
