@@ -177,7 +177,7 @@ def profile_q(rule: ScoreRule) -> Q:
     if rule.field == Field.JOB_TITLE:
         return Q(Regex(Folded(column), job_title_pattern(rule.values)))
     if rule.field == Field.REGION:
-        return Q(In(Folded(column), list(rule.values)))
+        return Q(In(Folded(column, compared_with=tuple(rule.values)), list(rule.values)))
     return Q(**{f"{column}__in": rule.values})
 
 

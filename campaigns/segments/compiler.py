@@ -49,7 +49,8 @@ def _choice_q(column: str) -> Callable:
 def _text_q(column: str) -> Callable:
     def build(op: str, value, now: datetime) -> Q:
         lookup = Exact if op == "eq" else Contains
-        return Q(lookup(Folded(column), fold(value)))
+        folded = fold(value)
+        return Q(lookup(Folded(column, compared_with=(folded,)), folded))
 
     return build
 

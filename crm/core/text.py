@@ -143,12 +143,40 @@ def column_fold(text: str | None) -> str:
     return (text or "").lower().translate(_ACCENT_TABLE)
 
 
+def fold_table(compared_with: tuple[str, ...] | None = None) -> tuple[str, str]:
+    """(accented letters, their plain letters): the part of the accent table that folding a
+    column must apply for it to equal, or contain, one of the texts `compared_with`, which
+    are folded already (`fold`, `column_fold`). Only the letters that fold into a letter of
+    those texts: a column's "é" must become "e" to match "mex", but its "á" matches no letter
+    of "mex", folded or not, so it may stay as it is. Folding is letter by letter, so a column
+    folded by this part equals or contains the text exactly when it would folded whole.
+    PostgreSQL's translate() costs in proportion to the letters it maps: 2.2 µs per city with
+    the whole table, 0.5 µs with the four "e"s of "mex" (100,000 contacts). Texts holding an
+    accented letter themselves (never folded) get the whole table. None: the whole table."""
+    if compared_with is None:
+        return _ACCENTS, _PLAIN
+    letters = set("".join(compared_with))
+    if letters & set(_ACCENTS):
+        return _ACCENTS, _PLAIN
+    pairs = [pair for pair in zip(_ACCENTS, _PLAIN, strict=True) if pair[1] in letters]
+    return "".join(a for a, _p in pairs), "".join(p for _a, p in pairs)
+
+
 class Folded(Func):
     """`column_fold` of a text column, in SQL: TRANSLATE(LOWER()) on PostgreSQL; on SQLite,
     which has no translate(), the Python function itself, registered on the connection. Used
-    where a column is compared with a value folded the same way (segments, score rules)."""
+    where a column is compared with a value folded the same way (segments, score rules).
+
+    `compared_with`: the folded texts the column is compared with (equal to, containing, in
+    the list of), when known: PostgreSQL then maps only the accented letters that can fold
+    into one of their letters (`fold_table`), the same answer at a fraction of the cost. A
+    pattern (a regular expression) is compared folded whole."""
 
     output_field = TextField()
+
+    def __init__(self, expression, *, compared_with: tuple[str, ...] | None = None, **extra):
+        super().__init__(expression, **extra)
+        self.compared_with = None if compared_with is None else tuple(compared_with)
 
     def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
@@ -163,4 +191,7 @@ class Folded(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"TRANSLATE(LOWER({sql}), %s, %s)", (*params, _ACCENTS, _PLAIN)
+        accented, plain = fold_table(self.compared_with)
+        if not accented:
+            return f"LOWER({sql})", params
+        return f"TRANSLATE(LOWER({sql}), %s, %s)", (*params, accented, plain)

@@ -3,8 +3,11 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from crm.core.text import (
+    Folded,
+    column_fold,
     digits,
     fold,
+    fold_table,
     normalize_phone,
     parse_id,
     phone_query_digits,
@@ -146,3 +149,79 @@ def test_phone_query_digits_reads_the_query_in_the_given_region():
 )
 def test_parse_id_takes_only_numbers_an_id_can_be(raw, expected):
     assert parse_id(raw) == expected
+
+
+# --- folding a column for a comparison (Folded, fold_table) ---------------------------------
+
+COLUMNS = [
+    "Ciudad de México",
+    "MÉXICO",
+    "Mexicali",
+    "Querétaro",
+    "León",
+    "San Sebastián",
+    "A Coruña",
+    "Ñuñoa",
+    "Guipúzcoa",
+    "São Paulo",
+    "Besançon",
+    "Ørsted 12",
+    "",
+]
+
+
+def _needles() -> list[str]:
+    """Every piece of every column, folded, and texts that are no column's piece."""
+    needles = {"mex", "queretaro", "zzz", "123", "sao p", "aeiou", "n", ""}
+    for column in COLUMNS:
+        folded = column_fold(column)
+        needles.update(folded[i:j] for i in range(len(folded)) for j in range(i + 1, i + 5))
+    return sorted(needles)
+
+
+def test_fold_table_keeps_only_the_letters_that_fold_into_the_compared_text():
+    assert fold_table(("mex",)) == ("éèêëÉÈÊË", "eeeeeeee")
+    assert fold_table(("123", "xyz")) == ("", "")
+    assert fold_table(None) == fold_table(("méx",))  # not folded: the whole table
+    accented, plain = fold_table(None)
+    assert len(accented) == len(plain) == 48
+
+
+def test_a_column_folded_for_a_text_matches_it_exactly_when_folded_whole():
+    """Folding letter by letter: equal and containing agree with the whole table, for every
+    piece of every column and for texts that are none."""
+    for needle in _needles():
+        accented, plain = fold_table((needle,))
+        table = str.maketrans(accented, plain)
+        for column in COLUMNS:
+            whole, narrowed = column_fold(column), column.lower().translate(table)
+            assert (needle in narrowed) == (needle in whole), (needle, column)
+            assert (narrowed == needle) == (whole == needle), (needle, column)
+
+
+@pytest.mark.django_db
+def test_the_database_finds_the_same_rows_with_the_narrowed_fold():
+    """On PostgreSQL (TRANSLATE over only the letters needed) as on SQLite (Python's fold): the
+    rows whose folded text contains or equals each text, the same as with the whole table."""
+    from django.db.models import Q
+    from django.db.models.lookups import Contains, Exact, In
+
+    from crm.core.models import User
+
+    for number, city in enumerate(COLUMNS):
+        User.objects.create(username=f"fold{number}", first_name=city)
+
+    def cities(condition) -> list[str]:
+        rows = User.objects.filter(username__startswith="fold").filter(condition)
+        return sorted(rows.values_list("first_name", flat=True))
+
+    for needle in ("mex", "mexico", "queretaro", "leon", "sebastian", "coruna", "sao", "zzz"):
+        whole = Folded("first_name")
+        narrowed = Folded("first_name", compared_with=(needle,))
+        assert cities(Q(Contains(narrowed, needle))) == cities(Q(Contains(whole, needle)))
+        assert cities(Q(Exact(narrowed, needle))) == cities(Q(Exact(whole, needle)))
+    mex = Folded("first_name", compared_with=("mex",))
+    assert cities(Q(Contains(mex, "mex"))) == sorted(["Ciudad de México", "MÉXICO", "Mexicali"])
+    listed = ["leon", "nunoa", "madrid"]
+    narrowed = Folded("first_name", compared_with=tuple(listed))
+    assert cities(Q(In(narrowed, listed))) == ["León", "Ñuñoa"]
