@@ -24,6 +24,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from crm.core.api.tokens import grants, token_for_key
 from crm.core.forms_utils import client_ip
 from crm.core.models import ApiToken
+from crm.core.text import MAX_ID
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -124,3 +125,20 @@ class CursorPage(CursorPagination):
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+    invalid_cursor_message = _("El cursor no es válido: pide la primera página otra vez.")
+
+    def decode_cursor(self, request):
+        """DRF's reading of the cursor, with its position checked: by id, a whole number an
+        id can be. A cursor is opaque but travels in the address, and a changed one ("p=abc")
+        reached the database as an id and answered 500; now it is DRF's own invalid cursor
+        (404), as any other cursor it cannot read."""
+        cursor = super().decode_cursor(request)
+        if (
+            cursor is not None
+            and cursor.position is not None
+            and self.ordering[0].lstrip("-") in ("id", "pk")
+        ):
+            position = str(cursor.position)
+            if not (position.isascii() and position.isdigit() and int(position) <= MAX_ID):
+                raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
