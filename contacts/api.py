@@ -105,6 +105,10 @@ class ContactViewSet(
 
     def get_queryset(self):
         filters = list_filters(self.request.query_params)
+        if self.action == "list" and not filters:
+            # The same rows in the same order, each page's SQL kept per process and prepared
+            # (crm.core.db.KeptQuery): what the paginator does to it is all it is asked.
+            return selectors.contact_api_pages(user=self.request.user)
         return selectors.contact_api_list(user=self.request.user, filters=filters)
 
     def select_object(self, pk: int) -> Contact:

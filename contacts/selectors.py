@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from contacts.imports.models import ImportRun
 from contacts.models import Consent, ConsentLatest, Contact
 from contacts.services import CONTACT_FIELDS
-from crm.core.db import KeptRows
+from crm.core.db import KeptQuery, KeptRows
 from crm.core.history import history_entries
 from crm.core.models import User
 from crm.core.permissions import editable_by_owner_q
@@ -88,6 +88,20 @@ def contact_api_list(*, user: User, filters: dict | None = None) -> QuerySet:
     and the search text and the merge and erasure columns are not the list's to read."""
     rows = _kept_api_rows(ContentType.objects.get_for_model(Contact).pk)
     return contact_filtered(user=user, filters=filters, rows=rows)
+
+
+def contact_api_pages(*, user: User) -> KeptQuery:
+    """`contact_api_list` without filters, as the API's paginator reads it (crm.core.db.KeptQuery):
+    each page's SQL compiled once per process and run as a prepared statement. What an
+    integration syncing every contact asks again and again; filtered lists are planned anew."""
+    return _kept_api_pages(ContentType.objects.get_for_model(Contact).pk)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_api_pages(content_type_id: int) -> KeptQuery:
+    # Every role reads every contact (contact_base): the query is the same for every user, so
+    # it is kept without one (a test compares it with each role's own).
+    return KeptQuery(contact_filtered(user=None, rows=_kept_api_rows(content_type_id)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -123,9 +123,9 @@ if IS_POSTGRES:
     # No JIT: this application's queries are short, and PostgreSQL's JIT spent 0.7 s compiling
     # a segment count that runs in 100 ms without it (the benchmark's segment rows).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
-# The contact list's rows and the unfiltered board's cards run as prepared statements
-# (crm.core.db): off behind a PgBouncer older than 1.21 in transaction mode, or one without
-# max_prepared_statements.
+# The contact list's rows, the API's unfiltered contact pages and the unfiltered board's cards
+# run as prepared statements (crm.core.db): off behind a PgBouncer older than 1.21 in
+# transaction mode, or one without max_prepared_statements.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if IS_POSTGRES and DB_PREPARED_STATEMENTS:
     # Lets psycopg prepare at all (None, Django's default, never does). Only the queries that

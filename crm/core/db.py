@@ -8,10 +8,11 @@ them costs more than running them: the contact list's rows (two subqueries, two 
 ids) plan in 0.55 ms and run in 0.38 ms. Within `prepared()`, the queries go to the server as
 prepared statements: parsed and planned once per connection, then only bound and run.
 
-Only the queries of `KeptRows` and the unfiltered board's cards
-(opportunities.selectors.pipeline) are run so, whose SQL is fixed and known to bind on the server
-(Django binds on the client by default because some of its SQL cannot: a parameter whose type
-the server cannot tell, the same value in SELECT and GROUP BY).
+Only the queries of `KeptRows` (the contact list's rows), of `KeptQuery` (the API's unfiltered
+contact pages, a page after an id) and the unfiltered board's cards
+(opportunities.selectors.pipeline) are run so, whose SQL is fixed and known to bind on the
+server (Django binds on the client by default because some of its SQL cannot: a parameter
+whose type the server cannot tell, the same value in SELECT and GROUP BY).
 
 - Whole numbers are sent as `bigint` whatever their size: psycopg would send each as int2,
   int4 or int8 by its value, and a statement is prepared per combination of types, so a page
@@ -23,11 +24,14 @@ the server cannot tell, the same value in SELECT and GROUP BY).
 """
 
 import functools
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.constants import LOOKUP_SEP
 
 
 @functools.cache
@@ -125,6 +129,150 @@ class KeptRows:
         sql, params = compiled
         slots = [params.index(mark) for mark in marks]
         return sql, tuple(params), slots, create_namedtuple_class(*names)
+
+
+class KeptQuery:
+    """A `values_list(..., named=True)` query as a paginator reads it: ordered, bounded by a
+    whole number on an integer column (a cursor's position: `id__lt=…`), sliced, then read.
+    Its SQL is compiled once per process for each shape (the order, the bounds' lookups, the
+    slice) with stand-ins for the bounds, and run as a prepared statement.
+
+    DRF's CursorPagination does exactly those steps on whatever it is given, so the API's
+    unfiltered list reads its pages with it (contacts.selectors.contact_api_pages): compiling
+    the contact rows' query cost more of each request than the database took to run it.
+
+    Anything else is the ORM's, with the same steps and the same answer: a bound on another
+    column (a name's position), a value that is not a whole number a bigint holds, SQL that
+    Django would not give back as the database does (`plain_sql`: SQLite's dates, say).
+    Never evaluates the query it is given; its shapes are kept up to SHAPES, the least used
+    dropped first.
+    """
+
+    SHAPES = 64
+
+    def __init__(self, queryset, *, _steps: tuple = (), _compiled=None):
+        self.queryset = queryset
+        self.model = queryset.model
+        self._steps = _steps
+        self._compiled = OrderedDict() if _compiled is None else _compiled
+
+    def _then(self, step) -> "KeptQuery":
+        return KeptQuery(self.queryset, _steps=(*self._steps, step), _compiled=self._compiled)
+
+    def order_by(self, *fields: str) -> "KeptQuery":
+        return self._then(("order_by", tuple(fields)))
+
+    def filter(self, **bounds) -> "KeptQuery":
+        return self._then(("filter", tuple(sorted(bounds.items()))))
+
+    def __getitem__(self, k: slice) -> "KeptQuery":
+        if not isinstance(k, slice) or k.step is not None:
+            raise TypeError("KeptQuery reads slices only")
+        return self._then(("slice", k.start, k.stop))
+
+    def __iter__(self):
+        return iter(self._rows())
+
+    def _built(self, values: list):
+        """The steps applied to the query, each bound's value taken in turn from `values`."""
+        queryset, given = self.queryset, iter(values)
+        for kind, *args in self._steps:
+            if kind == "order_by":
+                queryset = queryset.order_by(*args[0])
+            elif kind == "filter":
+                queryset = queryset.filter(**{lookup: next(given) for lookup, _v in args[0]})
+            else:
+                queryset = queryset[args[0] : args[1]]
+        return queryset
+
+    def _bounds(self) -> list:
+        return [value for kind, *args in self._steps if kind == "filter" for _l, value in args[0]]
+
+    def _whole_numbers(self) -> list[int] | None:
+        """The bounds as whole numbers, when every one is on an integer column and is one."""
+        numbers = []
+        for kind, *args in self._steps:
+            for lookup, value in args[0] if kind == "filter" else ():
+                name = lookup.split(LOOKUP_SEP)[0]
+                meta = self.model._meta
+                try:
+                    field = meta.pk if name == "pk" else meta.get_field(name)
+                except FieldDoesNotExist:
+                    return None  # the ORM's own error
+                if field.get_internal_type() not in _WHOLE_NUMBER_FIELDS:
+                    return None
+                try:
+                    number = int(value)
+                except (TypeError, ValueError):
+                    return None
+                if not BIGINT_MIN <= number <= BIGINT_MAX:
+                    return None
+                numbers.append(number)
+        return numbers
+
+    def _rows(self) -> list:
+        numbers = self._whole_numbers()
+        if numbers is None:
+            return list(self._built(self._bounds()))
+        using = self.queryset.db
+        shape = (using, tuple(self._shape()))
+        compiled = self._compiled.get(shape, _MISSING)
+        if compiled is _MISSING:
+            compiled = self._compiled[shape] = self._compile(using, len(numbers))
+            while len(self._compiled) > self.SHAPES:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(shape)
+        if compiled is None:
+            # The ORM's own SQL binds on the client, never prepared (see the module's notes).
+            return list(self._built(numbers))
+        sql, params, slots, row = compiled
+        params = list(params)
+        for slot, number in zip(slots, numbers, strict=True):
+            params[slot] = number
+        with prepared(using), connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row._make(values) for values in cursor.fetchall()]
+
+    def _shape(self):
+        for kind, *args in self._steps:
+            yield (
+                (kind, tuple(lookup for lookup, _v in args[0]))
+                if kind == "filter"
+                else (
+                    kind,
+                    *args,
+                )
+            )
+
+    def _compile(self, using: str, count: int):
+        from django.db.models.utils import create_namedtuple_class
+
+        marks = [MARK - n for n in range(count)]
+        names = tuple(self.queryset._fields)
+        compiled = plain_sql(self._built(marks), using, names)
+        if compiled is None:
+            return None
+        sql, params = compiled
+        if any(params.count(mark) != 1 for mark in marks):
+            return None  # a bound Django folded away (out of its column's range) or repeated
+        slots = [params.index(mark) for mark in marks]
+        return sql, tuple(params), slots, create_namedtuple_class(*names)
+
+
+_MISSING = object()
+_WHOLE_NUMBER_FIELDS = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+}
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 def plain_sql(queryset, using: str, names: tuple[str, ...]) -> tuple[str, list] | None:

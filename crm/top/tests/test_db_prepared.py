@@ -9,7 +9,7 @@ from django.utils import timezone
 from contacts import selectors
 from contacts.models import Consent, Contact
 from contacts.tests.factories import ConsentFactory, ContactFactory
-from crm.core.db import KeptRows, prepared
+from crm.core.db import KeptQuery, KeptRows, prepared
 from crm.core.forms_utils import paginate
 from crm.core.models import Role
 from crm.core.tests.factories import UserFactory
@@ -209,3 +209,115 @@ def test_kept_rows_are_one_counted_query(django_assert_num_queries):
 
     with django_assert_num_queries(1):
         assert len(kept.by_ids([c.pk for c in contacts])) == 2
+
+
+# --- KeptQuery: a paginator's steps on SQL compiled once per shape -----------------------------
+
+
+def _api_pages() -> KeptQuery:
+    """A fresh KeptQuery over the API's unfiltered contacts (nothing compiled yet)."""
+    return KeptQuery(selectors.contact_api_pages(user=None).queryset)
+
+
+def _by_orm(kept: KeptQuery) -> list:
+    return list(kept._built(kept._bounds()))
+
+
+def _steps(pages: KeptQuery, pivot: int) -> list[KeptQuery]:
+    """What DRF's CursorPagination asks: the first page, a page after a position (given as the
+    cursor's text), a page before one (reversed), an offset past equal positions, by name."""
+    return [
+        pages.order_by("-id")[0:3],
+        pages.order_by("-id").filter(id__lt=str(pivot))[0:3],
+        pages.order_by("id").filter(id__gt=pivot)[0:2],
+        pages.order_by("-id").filter(id__lt=pivot)[1:4],
+        pages.order_by("last_name", "id").filter(last_name__gt="M")[0:3],
+    ]
+
+
+@pytest.mark.django_db
+def test_kept_query_reads_what_the_orm_reads():
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    contacts = _variety(admin) + ContactFactory.create_batch(4, owner=admin)
+    pivot = sorted(c.pk for c in contacts)[4]
+
+    for step in _steps(_api_pages(), pivot):
+        rows = list(step)
+        assert rows == _by_orm(step) and rows
+        assert [row._asdict() for row in rows] == [row._asdict() for row in _by_orm(step)]
+    archived = contacts[3]
+    assert archived.pk not in {row.id for row in _api_pages().order_by("-id")[0:20]}
+
+
+@pytest.mark.django_db
+def test_kept_query_compiles_each_shape_once(monkeypatch):
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ids = sorted(c.pk for c in ContactFactory.create_batch(6, owner=admin))
+    pages = _api_pages()
+    compiled = []
+    compile_ = KeptQuery._compile
+    monkeypatch.setattr(
+        KeptQuery, "_compile", lambda self, *args: compiled.append(args) or compile_(self, *args)
+    )
+
+    after = [[row.id for row in pages.order_by("-id").filter(id__lt=pk)[0:2]] for pk in ids[3:]]
+    first = [row.id for row in pages.order_by("-id")[0:2]]
+    list(pages.order_by("-id").filter(id__lt=ids[3])[0:5])
+
+    assert after == [[ids[2], ids[1]], [ids[3], ids[2]], [ids[4], ids[3]]]
+    assert first == [ids[5], ids[4]]
+    assert compiled == [("default", 1), ("default", 0), ("default", 1)]  # three shapes
+
+
+@pytest.mark.django_db
+def test_kept_query_leaves_other_bounds_to_the_orm(monkeypatch):
+    """A bound on a text column, a number no bigint holds, a text that is no number: the ORM's
+    own query reads them, with its own answer or error."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory.create_batch(3, owner=admin)
+    pages = _api_pages()
+    monkeypatch.setattr(KeptQuery, "_compile", lambda *args: pytest.fail("compiled"))
+
+    by_name = pages.order_by("last_name", "id").filter(last_name__gt="")[0:5]
+    assert list(by_name) == _by_orm(by_name) and len(list(by_name)) == 3
+    beyond = pages.order_by("-id").filter(id__lt=2**70)[0:5]
+    if connection.vendor == "postgresql":  # SQLite refuses the number itself
+        assert [row.id for row in beyond] == [row.id for row in _by_orm(beyond)]
+    with pytest.raises(ValueError, match="expected a number"):
+        list(pages.order_by("-id").filter(id__lt="abc")[0:5])
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_kept_query_pages_run_prepared():
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ids = sorted(c.pk for c in ContactFactory.create_batch(4, owner=admin))
+    pages = _api_pages()
+
+    def runs() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                ['SELECT "contacts_contact"."id" AS "id", "contacts_contact"."first_name" AS %'],
+            )
+            return cursor.fetchone()[0]
+
+    before = runs()
+    for pk in ids[1:]:
+        list(pages.order_by("-id").filter(id__lt=pk)[0:2])
+    assert runs() == before + 3
+
+
+@pytest.mark.django_db
+def test_the_kept_api_pages_are_every_roles_own_list():
+    """The API's unfiltered pages are kept once for every user: right only while every role
+    reads every contact (contacts.selectors.contact_base). Should that change, this fails."""
+    from django.contrib.contenttypes.models import ContentType
+
+    kept = selectors.contact_api_pages(user=None).queryset
+    rows = selectors._kept_api_rows(ContentType.objects.get_for_model(Contact).pk)
+    for role in Role.values:
+        user = UserFactory(role=role)
+        own = selectors.contact_filtered(user=user, filters={}, rows=rows)
+        assert str(own.query) == str(kept.query), role
