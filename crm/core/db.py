@@ -49,6 +49,13 @@ def _cursor_class():
         def execute(self, query, params=None, *, prepare=True, binary=None):
             return super().execute(query, params, prepare=prepare, binary=binary)
 
+        def _send_query_prepared(self, name, pgq, *, binary=None):
+            # psycopg keeps the query it ran only when it did not prepare it; Django's query
+            # log (connection.queries, CaptureQueriesContext, the SQL log) reads it from there
+            # and would show a prepared query's SQL as None.
+            self._query = pgq
+            super()._send_query_prepared(name, pgq, binary=binary)
+
     return PreparingCursor
 
 

@@ -4,6 +4,7 @@ once per process (crm.core.db)."""
 import pytest
 from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts import selectors
@@ -321,3 +322,19 @@ def test_the_kept_api_pages_are_every_roles_own_list():
         user = UserFactory(role=role)
         own = selectors.contact_filtered(user=user, filters={}, rows=rows)
         assert str(own.query) == str(kept.query), role
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_prepared_queries_are_logged_with_their_sql():
+    """connection.queries and the SQL log show a prepared query's text, not None."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    ContactFactory.create_batch(2, owner=admin)
+
+    with CaptureQueriesContext(connection) as queries:
+        _page(admin, 1)
+        _page(admin, 1)
+
+    assert all(isinstance(query["sql"], str) for query in queries)
+    rows = [query["sql"] for query in queries if query["sql"].startswith(ROWS_SQL)]
+    assert len(rows) == 2 and "$1" in rows[0]
