@@ -84,6 +84,7 @@ def _seed_support(
         (maker.ticket(account, by_account.get(account.pk, [])) for account in chosen),
         key=lambda t: t.created_at,
     )
+    maker.keep_a_queue(built)
     maker.number(built)
     bulk(Ticket, built)
     result.tickets = len(built)

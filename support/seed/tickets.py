@@ -368,6 +368,15 @@ class TicketMaker:
         ticket.seed_notices = self.notices(ticket)
         return ticket
 
+    def keep_a_queue(self, tickets: list[Ticket]) -> None:
+        """Half the new tickets wait unassigned, drawn ticket by ticket; where the draw left
+        none of them (a handful are new, at some hours), the newest waits, so the demo's
+        unassigned queue is not empty while tickets are new. `tickets` in order of creation.
+        Draws nothing: the rest of the data stays as the seed makes it."""
+        new = [ticket for ticket in tickets if ticket.status == Ticket.Status.NEW]
+        if new and all(ticket.assignee_id is not None for ticket in new):
+            new[-1].assignee_id = None
+
     def notices(self, ticket: Ticket) -> list[tuple]:
         """Flag the running targets now overdue, as the SLA check would have, and record the
         notices it would have sent: (target, kind, at)."""

@@ -3,10 +3,11 @@ clock as the SLA engine computes it (and no backlog of warnings for the SLA chec
 numbers in order of creation, and surveys and satisfaction classes as the survey service derives
 them."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from accounts.seed import account_rows, seed_accounts
@@ -159,3 +160,14 @@ def test_surveys_and_satisfaction_as_the_survey_service_derives_it():
     assert levels and set(levels) == answered
     for contact_id, level in levels.items():
         assert level == satisfaction_level(contact_answers(contact_id=contact_id))
+
+
+def test_the_unassigned_queue_is_not_empty_while_tickets_are_new():
+    """At this moment the per-ticket draw leaves the three new tickets all assigned (seed 42):
+    the newest one waits unassigned instead; the others keep their agent."""
+    with time_machine.travel(datetime(2026, 12, 7, 23, 30, tzinfo=UTC), tick=False):
+        _seed_support(contacts=60, tickets=300)
+    new = list(Ticket.objects.filter(status="nuevo").order_by("created_at", "pk"))
+    assert len(new) >= 2
+    assert new[-1].assignee_id is None
+    assert all(ticket.assignee_id is not None for ticket in new[:-1])
