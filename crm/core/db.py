@@ -24,12 +24,13 @@ whose type the server cannot tell, the same value in SELECT and GROUP BY).
 """
 
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.constants import LOOKUP_SEP
 
@@ -157,14 +158,16 @@ class KeptQuery:
 
     SHAPES = 64
 
-    def __init__(self, queryset, *, _steps: tuple = (), _compiled=None):
+    def __init__(self, queryset, *, _steps: tuple = (), _kept=None):
         self.queryset = queryset
         self.model = queryset.model
         self._steps = _steps
-        self._compiled = OrderedDict() if _compiled is None else _compiled
+        # What the copies made by each step share: the compiled shapes and their lock.
+        self._compiled, self._lock = _kept or (OrderedDict(), threading.Lock())
 
     def _then(self, step) -> "KeptQuery":
-        return KeptQuery(self.queryset, _steps=(*self._steps, step), _compiled=self._compiled)
+        kept = (self._compiled, self._lock)
+        return KeptQuery(self.queryset, _steps=(*self._steps, step), _kept=kept)
 
     def order_by(self, *fields: str) -> "KeptQuery":
         return self._then(("order_by", tuple(fields)))
@@ -222,14 +225,7 @@ class KeptQuery:
         if numbers is None:
             return list(self._built(self._bounds()))
         using = self.queryset.db
-        shape = (using, tuple(self._shape()))
-        compiled = self._compiled.get(shape, _MISSING)
-        if compiled is _MISSING:
-            compiled = self._compiled[shape] = self._compile(using, len(numbers))
-            while len(self._compiled) > self.SHAPES:
-                self._compiled.popitem(last=False)
-        else:
-            self._compiled.move_to_end(shape)
+        compiled = self._compiled_for((using, self._shape()), using, len(numbers))
         if compiled is None:
             # The ORM's own SQL binds on the client, never prepared (see the module's notes).
             return list(self._built(numbers))
@@ -241,23 +237,39 @@ class KeptQuery:
             cursor.execute(sql, params)
             return [row._make(values) for values in cursor.fetchall()]
 
-    def _shape(self):
+    def _shape(self) -> tuple:
+        """The steps without the bounds' values: what the compiled SQL depends on."""
+        shape = []
         for kind, *args in self._steps:
-            yield (
-                (kind, tuple(lookup for lookup, _v in args[0]))
-                if kind == "filter"
-                else (
-                    kind,
-                    *args,
-                )
-            )
+            if kind == "filter":
+                shape.append((kind, tuple(lookup for lookup, _value in args[0])))
+            else:
+                shape.append((kind, *args))
+        return tuple(shape)
+
+    def _compiled_for(self, key: tuple, using: str, count: int):
+        """The shape's compiled SQL, compiled on its first use; the least used dropped past
+        SHAPES. Under a lock: a worker may serve requests on several threads."""
+        with self._lock:
+            if key in self._compiled:
+                self._compiled.move_to_end(key)
+                return self._compiled[key]
+        compiled = self._compile(using, count)
+        with self._lock:
+            self._compiled[key] = compiled
+            while len(self._compiled) > self.SHAPES:
+                self._compiled.popitem(last=False)
+        return compiled
 
     def _compile(self, using: str, count: int):
         from django.db.models.utils import create_namedtuple_class
 
         marks = [MARK - n for n in range(count)]
         names = tuple(self.queryset._fields)
-        compiled = plain_sql(self._built(marks), using, names)
+        try:
+            compiled = plain_sql(self._built(marks), using, names)
+        except EmptyResultSet:  # a stand-in outside its column's range: the ORM reads it
+            return None
         if compiled is None:
             return None
         sql, params = compiled
@@ -267,7 +279,6 @@ class KeptQuery:
         return sql, tuple(params), slots, create_namedtuple_class(*names)
 
 
-_MISSING = object()
 _WHOLE_NUMBER_FIELDS = {
     "AutoField",
     "BigAutoField",

@@ -288,6 +288,24 @@ def test_kept_query_leaves_other_bounds_to_the_orm(monkeypatch):
         list(pages.order_by("-id").filter(id__lt="abc")[0:5])
 
 
+@pytest.mark.django_db
+def test_kept_query_bounds_on_a_small_integer_column_read_as_the_orm_does():
+    """A stand-in no smallint holds: Django drops the bound (always true) or the whole query
+    (always false) while compiling it, so no SQL can be kept for it; the ORM reads it."""
+    admin = UserFactory(role=Role.ADMINISTRADOR)
+    for score in (5, 40, 90):
+        ContactFactory(owner=admin, lead_score=score)
+    pages = _api_pages()
+
+    for step in (
+        pages.order_by("-id").filter(lead_score__gte=40)[0:5],
+        pages.order_by("-id").filter(lead_score__lt=41)[0:5],
+    ):
+        assert [row.lead_score for row in step] == [row.lead_score for row in _by_orm(step)]
+        assert len(list(step)) == 2
+    assert set(pages._compiled.values()) == {None}
+
+
 @postgres_only
 @pytest.mark.django_db
 def test_kept_query_pages_run_prepared():
