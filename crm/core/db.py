@@ -116,27 +116,11 @@ class KeptRows:
         if compiled is None:
             # The ORM's own SQL binds on the client, never prepared (see the module's notes).
             return list(self.queryset.filter(pk__in=ids))
-        sql, params, slots, row = compiled
-        params = list(params)
-        for slot, pk in zip(slots, ids, strict=True):
-            params[slot] = pk
-        with prepared(using), connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row._make(values) for values in cursor.fetchall()]
+        return _run_kept(compiled, ids, using)
 
     def _compile(self, using: str, count: int):
-        """(SQL, parameters, the ids' places among them, the rows' named tuple), or None where
-        the ORM must read the rows."""
-        from django.db.models.utils import create_namedtuple_class
-
         marks = [MARK - n for n in range(count)]
-        names = tuple(self.queryset._fields)
-        compiled = plain_sql(self.queryset.filter(pk__in=marks), using, names)
-        if compiled is None:
-            return None
-        sql, params = compiled
-        slots = [params.index(mark) for mark in marks]
-        return sql, tuple(params), slots, create_namedtuple_class(*names)
+        return _kept_sql(self.queryset.filter(pk__in=marks), using, marks)
 
 
 class KeptQuery:
@@ -229,13 +213,7 @@ class KeptQuery:
         if compiled is None:
             # The ORM's own SQL binds on the client, never prepared (see the module's notes).
             return list(self._built(numbers))
-        sql, params, slots, row = compiled
-        params = list(params)
-        for slot, number in zip(slots, numbers, strict=True):
-            params[slot] = number
-        with prepared(using), connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row._make(values) for values in cursor.fetchall()]
+        return _run_kept(compiled, numbers, using)
 
     def _shape(self) -> tuple:
         """The steps without the bounds' values: what the compiled SQL depends on."""
@@ -262,21 +240,8 @@ class KeptQuery:
         return compiled
 
     def _compile(self, using: str, count: int):
-        from django.db.models.utils import create_namedtuple_class
-
         marks = [MARK - n for n in range(count)]
-        names = tuple(self.queryset._fields)
-        try:
-            compiled = plain_sql(self._built(marks), using, names)
-        except EmptyResultSet:  # a stand-in outside its column's range: the ORM reads it
-            return None
-        if compiled is None:
-            return None
-        sql, params = compiled
-        if any(params.count(mark) != 1 for mark in marks):
-            return None  # a bound Django folded away (out of its column's range) or repeated
-        slots = [params.index(mark) for mark in marks]
-        return sql, tuple(params), slots, create_namedtuple_class(*names)
+        return _kept_sql(self._built(marks), using, marks)
 
 
 _WHOLE_NUMBER_FIELDS = {
@@ -291,6 +256,40 @@ _WHOLE_NUMBER_FIELDS = {
     "PositiveSmallIntegerField",
 }
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _kept_sql(queryset, using: str, marks: list[int]):
+    """(SQL, parameters, the places of `marks` among them, the rows' named tuple) of a
+    `values_list(named=True)` query compiled with `marks` standing for the values each run
+    fills in (KeptRows, KeptQuery). None where the ORM must read it: SQL whose rows Django
+    would change (`plain_sql`), or a stand-in that is not exactly one parameter (Django drops
+    a bound outside its column's range while compiling: always true, or no rows at all)."""
+    from django.db.models.utils import create_namedtuple_class
+
+    names = tuple(queryset._fields)
+    try:
+        compiled = plain_sql(queryset, using, names)
+    except EmptyResultSet:
+        return None
+    if compiled is None:
+        return None
+    sql, params = compiled
+    if any(params.count(mark) != 1 for mark in marks):
+        return None
+    slots = [params.index(mark) for mark in marks]
+    return sql, tuple(params), slots, create_namedtuple_class(*names)
+
+
+def _run_kept(compiled, values: list[int], using: str) -> list:
+    """The rows of SQL kept by `_kept_sql`, with `values` in the stand-ins' places, run as a
+    prepared statement through Django's cursor (counted and logged as any query)."""
+    sql, params, slots, row = compiled
+    params = list(params)
+    for slot, value in zip(slots, values, strict=True):
+        params[slot] = value
+    with prepared(using), connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row._make(found) for found in cursor.fetchall()]
 
 
 def plain_sql(queryset, using: str, names: tuple[str, ...]) -> tuple[str, list] | None:
