@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import IntegerField
 from django.db.models.constants import LOOKUP_SEP
 
 
@@ -193,7 +194,7 @@ class KeptQuery:
                     field = meta.pk if name == "pk" else meta.get_field(name)
                 except FieldDoesNotExist:
                     return None  # the ORM's own error
-                if field.get_internal_type() not in _WHOLE_NUMBER_FIELDS:
+                if not isinstance(field, IntegerField):  # ids and every integer column
                     return None
                 try:
                     number = int(value)
@@ -244,17 +245,6 @@ class KeptQuery:
         return _kept_sql(self._built(marks), using, marks)
 
 
-_WHOLE_NUMBER_FIELDS = {
-    "AutoField",
-    "BigAutoField",
-    "SmallAutoField",
-    "IntegerField",
-    "BigIntegerField",
-    "SmallIntegerField",
-    "PositiveIntegerField",
-    "PositiveBigIntegerField",
-    "PositiveSmallIntegerField",
-}
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
