@@ -3,6 +3,7 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Account
+from crm.core.db import get_prepared
 from crm.core.history import history_entries
 from crm.core.models import User
 from crm.core.permissions import editable_by_owner_q
@@ -96,14 +97,13 @@ def account_list_rows(*, user: User) -> QuerySet[Account]:
 
 def account_detail(*, user: User, pk: int) -> Account:
     """The account with what its sheet shows, and whether this user may change it."""
-    account = (
+    return get_prepared(
         account_base(user=user)
         .select_related("owner", "owner__team")
         .prefetch_related("tags")
-        .annotate(can_edit=Exists(account_editable(user=user).filter(pk=OuterRef("pk"))))
-        .get(pk=pk)
+        .annotate(can_edit=Exists(account_editable(user=user).filter(pk=OuterRef("pk")))),
+        pk=pk,
     )
-    return account
 
 
 def account_history(*, account: Account, limit: int = 20) -> list[dict]:

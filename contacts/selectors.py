@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from contacts.imports.models import ImportRun
 from contacts.models import Consent, ConsentLatest, Contact
 from contacts.services import CONTACT_FIELDS
-from crm.core.db import KeptQuery, KeptRows
+from crm.core.db import KeptQuery, KeptRows, get_prepared
 from crm.core.history import history_entries
 from crm.core.models import User
 from crm.core.permissions import editable_by_owner_q
@@ -204,12 +204,12 @@ def _kept_list_rows(content_type_id: int) -> QuerySet:
 
 
 def contact_detail(*, user: User, pk: int) -> Contact:
-    return (
+    return get_prepared(
         contact_base(user=user)
         .select_related("owner", "owner__team", "account", "account__owner")
         .prefetch_related("tags")
-        .annotate(can_edit=Exists(contact_editable(user=user).filter(pk=OuterRef("pk"))))
-        .get(pk=pk)
+        .annotate(can_edit=Exists(contact_editable(user=user).filter(pk=OuterRef("pk")))),
+        pk=pk,
     )
 
 

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.db import get_prepared
 from crm.core.models import User
 from opportunities.models import (
     Activity,
@@ -87,11 +88,11 @@ def activity_editable(*, user: User) -> QuerySet[Activity]:
 
 def activity_detail(*, user: User, pk: int) -> Activity:
     """The activity with what its page shows; Activity.DoesNotExist when not visible."""
-    return (
+    return get_prepared(
         activity_visible(user=user)
         .select_related(*RELATED, "contact__account")
-        .annotate(can_edit=Exists(activity_editable(user=user).filter(pk=OuterRef("pk"))))
-        .get(pk=pk)
+        .annotate(can_edit=Exists(activity_editable(user=user).filter(pk=OuterRef("pk")))),
+        pk=pk,
     )
 
 

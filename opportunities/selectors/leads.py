@@ -17,6 +17,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from contacts.models import Contact, LeadSource, Lifecycle, ScoreChange
+from crm.core.db import get_prepared
 from crm.core.models import Role, Team, User
 from crm.core.permissions import editable_by_owner_q
 from opportunities.models import LeadAssignment, RoutingRule
@@ -79,10 +80,11 @@ def lead_list(*, user: User, status: str = "pendientes") -> QuerySet[LeadAssignm
 
 def lead_detail(*, user: User, pk: int) -> LeadAssignment:
     """One assignment, if `user` may see it (else LeadAssignment.DoesNotExist: a 404)."""
-    return (
-        LeadAssignment.objects.filter(lead_visible_q(user))
-        .select_related("contact__account", "rep", "task", "rule", "responded_by", "score_change")
-        .get(pk=pk)
+    return get_prepared(
+        LeadAssignment.objects.filter(lead_visible_q(user)).select_related(
+            "contact__account", "rep", "task", "rule", "responded_by", "score_change"
+        ),
+        pk=pk,
     )
 
 

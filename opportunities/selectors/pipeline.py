@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Windo
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from crm.core.db import MARK, plain_sql, prepared
+from crm.core.db import MARK, get_prepared, plain_sql, prepared
 from crm.core.models import User
 from crm.core.text import fold
 from opportunities.models import (
@@ -138,15 +138,15 @@ def opportunity_list_rows(*, user: User) -> QuerySet:
 
 def opportunity_detail(*, user: User, pk: int) -> Opportunity:
     """The deal with what its page shows; raises Opportunity.DoesNotExist when not visible."""
-    return (
+    return get_prepared(
         opportunity_base(user=user)
         .select_related("account", "contact", "owner", "owner__team", "stage", "pipeline")
         .annotate(
             can_edit=Exists(
                 Opportunity.objects.filter(opportunity_editable_q(user), pk=OuterRef("pk"))
             )
-        )
-        .get(pk=pk)
+        ),
+        pk=pk,
     )
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from contacts.models import Contact
+from crm.core.db import get_prepared
 from crm.core.models import User
 from crm.core.text import fold
 from opportunities.models import Activity, Opportunity
@@ -206,12 +207,11 @@ def ticket_queue_counts(*, user: User, now: datetime.datetime | None = None) -> 
 
 def ticket_visible(*, user: User, pk: int) -> Ticket:
     """The ticket with what its page shows; raises Ticket.DoesNotExist when not visible."""
-    return (
-        ticket_base(user=user)
-        .select_related(
+    return get_prepared(
+        ticket_base(user=user).select_related(
             "account", "account__owner", "contact", "assignee", "assignee__team", "created_by"
-        )
-        .get(pk=pk)
+        ),
+        pk=pk,
     )
 
 
