@@ -12,9 +12,10 @@ Only the queries of `KeptRows` (the contact list's rows), of `KeptQuery` (the AP
 contact pages, a page after an id), of `get_prepared` (a record read for its page by its key:
 the sheets of accounts, contacts, deals, activities, leads and tickets) and the unfiltered
 board's cards
-(opportunities.selectors.pipeline) are run so, whose SQL is fixed and known to bind on the
-server (Django binds on the client by default because some of its SQL cannot: a parameter
-whose type the server cannot tell, the same value in SELECT and GROUP BY).
+(opportunities.selectors.pipeline) are run so, whose SQL is known to bind on the server (Django
+binds on the client by default because some of its SQL cannot: a parameter whose type the
+server cannot tell, the same value in SELECT and GROUP BY); each has a test that runs it both
+ways.
 
 - Whole numbers are sent as `bigint` whatever their size: psycopg would send each as int2,
   int4 or int8 by its value, and a statement is prepared per combination of types, so a page
@@ -30,12 +31,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import IntegerField
+from django.db.models import IntegerField, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+
+M = TypeVar("M", bound=Model)
 
 
 @functools.cache
@@ -84,7 +88,7 @@ def prepared(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         raw.cursor_factory = before
 
 
-def get_prepared(queryset, **lookups):
+def get_prepared(queryset: QuerySet[M], **lookups) -> M:
     """`queryset.get(**lookups)` run as a prepared statement: a record read for its page by
     its key (a sheet, and the actions on it), whose best plan is the one of its key whatever
     the key is, and whose joins cost more to plan than to run. The ticket's sheet joins seven
@@ -93,8 +97,8 @@ def get_prepared(queryset, **lookups):
 
     The same query and the same answer as `get` (DoesNotExist, MultipleObjectsReturned, the
     related objects and annotations): only how the SQL reaches the server changes, so only for
-    querysets whose SQL binds on the server (crm/top/tests/test_db_prepared.py runs each
-    sheet's read for every role both ways). A prefetch the queryset asks for runs prepared too.
+    querysets whose SQL binds on the server (crm/top/tests/test_db_sheets.py runs each sheet's
+    read for every role both ways). A prefetch the queryset asks for runs prepared too.
     """
     with prepared(queryset.db):
         return queryset.get(**lookups)
