@@ -284,6 +284,7 @@ def test_the_ledger_tab_costs_the_same_queries_with_many_rows(
     client.get(url)
     with CaptureQueriesContext(connection) as few:
         client.get(url)
+    few_queries = len(few)  # read now: each request empties the connection's query log
     for number in range(60):
         contact = consenting_contact()
         if number % 2:
@@ -296,7 +297,12 @@ def test_the_ledger_tab_costs_the_same_queries_with_many_rows(
                 status=Row.REMINDED,
                 reason="Llamada en la agenda de Ana: cumple el sábado 12 de diciembre.",
             )
-    with django_assert_max_num_queries(len(few)):
+    # Warmed up again, as before the first measure. Once in many runs, only within the whole
+    # suite, this request read one query more than the first (9 against 8, CI at 2af689b):
+    # something read once and kept for a while, refilled here, not a row's query (which one
+    # is not found; not the kept user). A query per row still shows in the measured request.
+    client.get(url)
+    with django_assert_max_num_queries(few_queries):
         page = client.get(url).content.decode()
     assert "Aviso al responsable" in page and "cumple el sábado 12 de diciembre" in page
     assert "llamada en su agenda para felicitarle" in page
